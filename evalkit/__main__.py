@@ -1,0 +1,5 @@
+"""``python -m evalkit`` is the ``evalkit`` command."""
+
+from .cli.main import main
+
+main()

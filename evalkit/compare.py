@@ -1,0 +1,259 @@
+"""The main pipeline: generate both checkpoints → judge both orders → stats → store.
+
+Generation and judging overlap: a prompt is judged as soon as both of its responses exist.
+Every request is cached by content, so re-running resumes, and a crash loses nothing that
+completed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from . import __version__, stats
+from .backends.checkpoints import CheckpointBackend
+from .generate import Generator
+from .judging.outcomes import SCORES, candidate_signed, combine
+from .judging.pairwise import PairwiseJudge
+from .judging.parse import Verdict
+from .pools import PoolPrompt
+from .store import queries
+from .store.models import Judgment, Pool
+from .store.writer import BatchWriter
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    samples: int = 1
+    seed: int = 0
+    n_boot: int = 10_000
+    ci_level: float = 0.95
+    progress: bool = False
+    limit: int | None = None
+
+
+class Comparer:
+    """Compare ``candidate`` against ``baseline`` on one pool version with one judge."""
+
+    def __init__(self, engine: Engine, pool: Pool, prompts: list[PoolPrompt],
+                 baseline: CheckpointBackend, candidate: CheckpointBackend,
+                 judge: PairwiseJudge, options: CompareOptions = CompareOptions()) -> None:
+        self.engine, self.pool, self.judge, self.options = engine, pool, judge, options
+        self.prompts = prompts[: options.limit] if options.limit else prompts
+        self.baseline, self.candidate = baseline, candidate
+        self.writer = BatchWriter(engine)
+        self.judgments: dict[str, dict[str, Any]] = {}
+        self._judge_inflight: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.judge_counts: Counter[str] = Counter()
+
+    # ---- pipeline ---------------------------------------------------------------------------
+    async def run(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        samples = range(self.options.samples)
+        jobs = [(i, p, s) for i, p in enumerate(self.prompts) for s in samples]
+        gen_keys = [b.key(p, s) for b in (self.baseline, self.candidate) for _, p, s in jobs]
+        cache = await asyncio.to_thread(queries.load_generations, self.engine, gen_keys)
+        self.judgments = await asyncio.to_thread(
+            queries.judgments_for_prompts, self.engine, self.judge.spec_hash,
+            list({p.prompt_hash for p in self.prompts}))
+        self.gen_a = Generator(self.baseline, self.writer, cache)
+        self.gen_b = Generator(self.candidate, self.writer, cache)
+        self._register_specs()
+        bar = _progress(len(jobs), self.options.progress)
+        window = asyncio.Semaphore(8 * (self._concurrency() + 8))
+
+        async def one(job: tuple[int, PoolPrompt, int]) -> dict[str, Any]:
+            async with window:
+                item = await self._item(*job)
+            bar.update(1)
+            return item
+
+        try:
+            items = await asyncio.gather(*(one(j) for j in jobs))
+        finally:
+            bar.close()
+            await self.writer.flush()
+            await self.baseline.aclose()
+            await self.candidate.aclose()
+            await self.judge.aclose()
+        summary = self._summarize(items, time.perf_counter() - started)
+        await asyncio.to_thread(self._save, summary, items)
+        return summary
+
+    async def _item(self, position: int, prompt: PoolPrompt, sample: int) -> dict[str, Any]:
+        item: dict[str, Any] = {"position": position, "sample": sample, "item_id": prompt.id,
+                                "prompt_hash": prompt.prompt_hash, "outcome": "failed",
+                                "strength": 0, "score": None}
+        base, cand = await asyncio.gather(self.gen_a.get(prompt, sample),
+                                          self.gen_b.get(prompt, sample))
+        item["gen_baseline"], item["gen_candidate"] = base["key"], cand["key"]
+        if base["error"] or cand["error"]:
+            return item
+        orders = [True, False] if self.judge.config.both_orders else [True]
+        rows = await asyncio.gather(*(
+            self._judge(prompt, cand if cf else base, base if cf else cand) for cf in orders))
+        item["judgment_cand_first"] = rows[0]["key"]
+        if len(rows) > 1:
+            item["judgment_base_first"] = rows[1]["key"]
+        if any(r["verdict"] is None for r in rows):
+            return item
+        signed = [candidate_signed(Verdict(r["verdict"], r["strength"]), cf)
+                  for r, cf in zip(rows, orders, strict=False)]
+        outcome, strength = combine(signed)
+        item.update(outcome=outcome, strength=strength, score=SCORES.get(outcome))
+        return item
+
+    async def _judge(self, prompt: PoolPrompt, first: dict[str, Any],
+                     second: dict[str, Any]) -> dict[str, Any]:
+        key = self.judge.key(prompt, first["response"], second["response"])
+        row = self.judgments.get(key)
+        if row is not None and row["verdict"] is not None:
+            self.judge_counts["cached"] += 1
+            return row
+        if key in self._judge_inflight:
+            return await self._judge_inflight[key]
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._judge_inflight[key] = fut
+        try:
+            call = await self.judge.judge(prompt, first["response"], second["response"])
+            row = {"key": key, "judge_spec": self.judge.spec_hash,
+                   "prompt_hash": prompt.prompt_hash, "gen_first": first["key"],
+                   "gen_second": second["key"],
+                   "verdict": call.verdict.label if call.verdict else None,
+                   "strength": call.verdict.strength if call.verdict else 0,
+                   "raw_output": call.raw_output, "error": call.error, "reasked": call.reasked,
+                   "latency": call.latency, "prompt_tokens": call.prompt_tokens,
+                   "completion_tokens": call.completion_tokens}
+            self.judgments[key] = row
+            self.writer.add(Judgment, row)
+            self.judge_counts["failed" if call.error else "judged"] += 1
+            fut.set_result(row)
+            return row
+        except BaseException:
+            fut.cancel()
+            raise
+        finally:
+            del self._judge_inflight[key]
+
+    def _concurrency(self) -> int:
+        total = self.judge.config.endpoint.max_concurrency
+        for b in (self.baseline, self.candidate):
+            total += b.config.endpoint.max_concurrency
+        return total
+
+    def _register_specs(self) -> None:
+        for b in (self.baseline, self.candidate):
+            queries.save_checkpoint_spec(self.engine, b.config.name, b.config.spec_hash,
+                                         b.config.identity())
+        t = self.judge.template
+        queries.save_judge_spec(self.engine, self.judge.config.name, self.judge.spec_hash,
+                                self.judge.identity,
+                                json.dumps({"system": t.system, "user": t.user,
+                                            "reference_block": t.reference_block}))
+
+    # ---- results ----------------------------------------------------------------------------
+    def _summarize(self, items: list[dict[str, Any]], duration: float) -> dict[str, Any]:
+        o = self.options
+        by_prompt: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for it in items:
+            by_prompt[it["position"]].append(it)
+
+        def block(positions: list[int]) -> dict[str, Any]:
+            chosen = [it for pos in positions for it in by_prompt[pos]]
+            counts = Counter(it["outcome"] for it in chosen)
+            clusters = [[it["score"] for it in by_prompt[pos] if it["score"] is not None]
+                        for pos in positions]
+            summary = stats.win_rate_summary(stats.cluster_scores(clusters), level=o.ci_level,
+                                             n_boot=o.n_boot, seed=o.seed)
+            return {"n": summary.pop("n"), "wins": counts["win"], "ties": counts["tie"],
+                    "losses": counts["loss"], "invalid": counts["invalid"],
+                    "failed": counts["failed"], **summary}
+
+        positions = list(range(len(self.prompts)))
+        by_tag: dict[str, dict[str, dict[str, Any]]] = {}
+        groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+        for pos, p in enumerate(self.prompts):
+            for tag, value in p.tags.items():
+                groups[tag][value].append(pos)
+        for tag in sorted(groups):
+            by_tag[tag] = {v: block(groups[tag][v]) for v in sorted(groups[tag])}
+        return {
+            "comparison_id": uuid.uuid4().hex[:16],
+            "pool": {"name": self.pool.name, "version": self.pool.version,
+                     "prompts": len(self.prompts)},
+            "baseline": self.baseline.config.name, "candidate": self.candidate.config.name,
+            "judge": self.judge.config.name, "judge_template": self.judge.template.name,
+            "samples": o.samples, "both_orders": self.judge.config.both_orders,
+            "overall": block(positions), "by_tag": by_tag,
+            "requests": {"baseline": dict(self.gen_a.counts),
+                         "candidate": dict(self.gen_b.counts),
+                         "judge": dict(self.judge_counts)},
+            "duration_s": round(duration, 3), "evalkit_version": __version__,
+        }
+
+    def _save(self, summary: dict[str, Any], items: list[dict[str, Any]]) -> None:
+        record = {"id": summary["comparison_id"], "pool_id": self.pool.id,
+                  "baseline": self.baseline.config.name,
+                  "candidate": self.candidate.config.name,
+                  "baseline_spec": self.baseline.config.spec_hash,
+                  "candidate_spec": self.candidate.config.spec_hash,
+                  "judge": self.judge.config.name, "judge_spec": self.judge.spec_hash,
+                  "evalkit_version": __version__, "seed": self.options.seed,
+                  "summary_json": json.dumps(summary), "duration_s": summary["duration_s"]}
+        queries.save_comparison(self.engine, record, items)
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, disable=not enabled, unit="prompt", desc="comparing",
+                mininterval=0.5, leave=False)
+
+
+
+def compare_checkpoints(config: Any, baseline: str, candidate: str, *, pool: str,
+                        judge: str | None = None, pool_version: str | None = None,
+                        options: CompareOptions = CompareOptions(),
+                        engine: Engine | None = None) -> dict[str, Any]:
+    """Resolve names from ``config`` (an ``evalkit.config.Config``), run, store, summarise."""
+    from .backends.checkpoints import make_checkpoint
+    from .catalog import resolve_pool
+    from .store import make_engine
+
+    engine = engine or make_engine(config.store_url)
+    pool_row, prompts = resolve_pool(engine, pool, pool_version)
+    base_cfg, cand_cfg = config.checkpoint(baseline), config.checkpoint(candidate)
+    judge_obj = PairwiseJudge(config.judge(judge))
+    if options.samples == 1 and max(base_cfg.samples, cand_cfg.samples) > 1:
+        from dataclasses import replace
+
+        options = replace(options, samples=max(base_cfg.samples, cand_cfg.samples))
+    comparer = Comparer(engine, pool_row, prompts, make_checkpoint(base_cfg),
+                        make_checkpoint(cand_cfg), judge_obj, options)
+    return run_until_interrupted(comparer.run())
+
+
+def run_until_interrupted(coro: Any) -> Any:
+    """``asyncio.run`` where SIGTERM, like Ctrl-C, cancels the run cleanly (the pipeline's
+    ``finally`` blocks commit what completed) and surfaces as ``KeyboardInterrupt``."""
+    import signal
+
+    async def main() -> Any:
+        task = asyncio.current_task()
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread, or no signal support: run without the handler
+        return await coro
+
+    try:
+        return asyncio.run(main())
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None

@@ -1,0 +1,286 @@
+"""``evalkit.toml`` → frozen dataclasses. Every problem is a one-line ``ConfigError``.
+
+Only identities matter for caching: ``CheckpointConfig.identity()`` and
+``JudgeConfig.identity()`` list what changes a model's answers (the configured name, the
+served model, system prompt, sampling, judge template) and leave out what does not (where it
+is served, concurrency, timeouts, key names). See docs/caching.md.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .hashing import content_hash
+
+CONFIG_NAME = "evalkit.toml"
+DEFAULT_STORE_URL = "sqlite:///evalkit.db"
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.0
+    top_p: float | None = None
+    max_tokens: int = 1024
+    seed: int | None = None
+
+    def request_params(self, sample: int = 0) -> dict[str, Any]:
+        """The parameters sent to the endpoint; repeated samples shift the seed."""
+        params: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens}
+        if self.top_p is not None:
+            params["top_p"] = self.top_p
+        if self.seed is not None:
+            params["seed"] = self.seed + sample
+        return params
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    """How to reach an OpenAI-compatible chat endpoint."""
+
+    base_url: str = ""
+    model: str = ""
+    api_key_env: str | None = None
+    max_concurrency: int = 64
+    timeout: float = 120.0
+    max_retries: int = 6
+
+    def api_key(self) -> str | None:
+        if not self.api_key_env:
+            return None
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise ConfigError(f"environment variable {self.api_key_env} is not set "
+                              f"(named by api_key_env for {self.model or 'an endpoint'})")
+        return key
+
+
+@dataclass(frozen=True)
+class CheckpointConfig:
+    name: str
+    backend: str = "openai"
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    sampling: Sampling = field(default_factory=Sampling)
+    system_prompt: str | None = None
+    samples: int = 1
+    path: str | None = None  # replay file
+
+    def identity(self) -> dict[str, Any]:
+        """What determines the answers: the cache key of every generation includes it."""
+        if self.backend == "replay":
+            return {"backend": "replay", "name": self.name}
+        return {"backend": self.backend, "name": self.name, "model": self.endpoint.model,
+                "system_prompt": self.system_prompt, "sampling": asdict(self.sampling)}
+
+    @property
+    def spec_hash(self) -> str:
+        return content_hash(self.identity(), 16)
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    name: str
+    backend: str = "openai"
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    sampling: Sampling = field(default_factory=lambda: Sampling(max_tokens=2048))
+    template: str = "pairwise"
+    both_orders: bool = True
+    reask_invalid: bool = True
+
+    def identity(self, template_hash: str) -> dict[str, Any]:
+        return {"backend": self.backend, "name": self.name, "model": self.endpoint.model,
+                "sampling": asdict(self.sampling),
+                "template": template_hash, "reask_invalid": self.reask_invalid}
+
+
+@dataclass(frozen=True)
+class Defaults:
+    judge: str | None = None
+    pool: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    store_url: str = DEFAULT_STORE_URL
+    checkpoints: dict[str, CheckpointConfig] = field(default_factory=dict)
+    judges: dict[str, JudgeConfig] = field(default_factory=dict)
+    defaults: Defaults = field(default_factory=Defaults)
+    path: str | None = None
+
+    def checkpoint(self, name: str) -> CheckpointConfig:
+        if name not in self.checkpoints:
+            known = ", ".join(sorted(self.checkpoints)) or "none"
+            raise ConfigError(f"{self.where}: no checkpoint named '{name}' (known: {known})")
+        return self.checkpoints[name]
+
+    def judge(self, name: str | None) -> JudgeConfig:
+        name = name or self.defaults.judge or (next(iter(self.judges)) if len(self.judges) == 1
+                                               else None)
+        if name is None:
+            raise ConfigError(f"{self.where}: no judge given; pass --judge or set "
+                              "[defaults] judge")
+        if name not in self.judges:
+            known = ", ".join(sorted(self.judges)) or "none"
+            raise ConfigError(f"{self.where}: no judge named '{name}' (known: {known})")
+        return self.judges[name]
+
+    @property
+    def where(self) -> str:
+        return self.path or CONFIG_NAME
+
+
+# ---- parsing --------------------------------------------------------------------------------
+
+_ENDPOINT_KEYS = {f.name for f in fields(EndpointConfig)}
+_SAMPLING_KEYS = {f.name for f in fields(Sampling)}
+
+
+def _check_keys(where: str, table: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key '{unknown[0]}' (allowed: "
+                          f"{', '.join(sorted(allowed))})")
+
+
+def _typed(where: str, value: Any, kind: type | tuple[type, ...], name: str) -> Any:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
+        expected = getattr(kind, "__name__", str(kind))
+        raise ConfigError(f"{where}.{name}: expected {expected}, got {type(value).__name__}")
+    return value
+
+
+def _sampling(where: str, raw: Any, default: Sampling) -> Sampling:
+    if raw is None:
+        return default
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}.sampling: expected a table")
+    _check_keys(f"{where}.sampling", raw, _SAMPLING_KEYS)
+    values = asdict(default)
+    types: dict[str, type] = {"temperature": float, "top_p": float, "max_tokens": int,
+                              "seed": int}
+    for key, value in raw.items():
+        values[key] = _typed(f"{where}.sampling", value, types[key], key)
+    return Sampling(**values)
+
+
+def _endpoint(where: str, raw: dict[str, Any]) -> EndpointConfig:
+    types: dict[str, type] = {"base_url": str, "model": str, "api_key_env": str,
+                              "max_concurrency": int, "timeout": float, "max_retries": int}
+    values = {k: _typed(where, raw[k], types[k], k) for k in _ENDPOINT_KEYS if k in raw}
+    ep = EndpointConfig(**values)
+    if not ep.base_url:
+        raise ConfigError(f"{where}: 'base_url' is required for backend 'openai'")
+    if not ep.model:
+        raise ConfigError(f"{where}: 'model' is required for backend 'openai'")
+    if ep.max_concurrency < 1:
+        raise ConfigError(f"{where}.max_concurrency: must be at least 1")
+    if ep.timeout <= 0:
+        raise ConfigError(f"{where}.timeout: must be positive")
+    if ep.max_retries < 0:
+        raise ConfigError(f"{where}.max_retries: must be at least 0")
+    return ep
+
+
+def parse_checkpoint(name: str, raw: dict[str, Any], where: str = "checkpoints") -> (
+        CheckpointConfig):
+    where = f"{where}.{name}"
+    backend = raw.get("backend", "openai")
+    if backend == "replay":
+        _check_keys(where, raw, {"backend", "path"})
+        if not isinstance(raw.get("path"), str):
+            raise ConfigError(f"{where}: 'path' (the replay file) is required for backend "
+                              "'replay'")
+        return CheckpointConfig(name=name, backend="replay", path=raw["path"])
+    if backend != "openai":
+        raise ConfigError(f"{where}.backend: unknown backend '{backend}' (openai, replay)")
+    _check_keys(where, raw, _ENDPOINT_KEYS | {"backend", "sampling", "system_prompt",
+                                              "samples"})
+    samples = _typed(where, raw.get("samples", 1), int, "samples")
+    system = raw.get("system_prompt")
+    if system is not None:
+        _typed(where, system, str, "system_prompt")
+    return CheckpointConfig(name=name, backend=backend, endpoint=_endpoint(where, raw),
+                            sampling=_sampling(where, raw.get("sampling"), Sampling()),
+                            system_prompt=system, samples=max(1, samples))
+
+
+def parse_judge(name: str, raw: dict[str, Any], where: str = "judges") -> JudgeConfig:
+    where = f"{where}.{name}"
+    backend = raw.get("backend", "openai")
+    if backend != "openai":
+        raise ConfigError(f"{where}.backend: unknown judge backend '{backend}' (openai)")
+    _check_keys(where, raw, _ENDPOINT_KEYS | {"backend", "sampling", "template",
+                                              "both_orders", "reask_invalid"})
+    return JudgeConfig(
+        name=name, backend=backend, endpoint=_endpoint(where, raw),
+        sampling=_sampling(where, raw.get("sampling"), Sampling(max_tokens=2048)),
+        template=_typed(where, raw.get("template", "pairwise"), str, "template"),
+        both_orders=_typed(where, raw.get("both_orders", True), bool, "both_orders"),
+        reask_invalid=_typed(where, raw.get("reask_invalid", True), bool, "reask_invalid"),
+    )
+
+
+def parse_config(data: dict[str, Any], path: str | None = None) -> Config:
+    where = path or CONFIG_NAME
+    _check_keys(where, data, {"store", "checkpoints", "judges", "defaults", "gate", "pools"})
+    store = _table(where, data, "store")
+    _check_keys(f"{where}: store", store, {"url"})
+    checkpoints = {n: parse_checkpoint(n, t, f"{where}: checkpoints")
+                   for n, t in _tables(where, data, "checkpoints").items()}
+    judges = {n: parse_judge(n, t, f"{where}: judges")
+              for n, t in _tables(where, data, "judges").items()}
+    defaults = _table(where, data, "defaults")
+    _check_keys(f"{where}: defaults", defaults, {"judge", "pool"})
+    for key, value in defaults.items():
+        _typed(f"{where}: defaults", value, str, key)
+    url = _typed(f"{where}: store", store.get("url", DEFAULT_STORE_URL), str, "url")
+    if path and url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        rel = url[len("sqlite:///"):]
+        if rel and rel != ":memory:":
+            url = "sqlite:///" + str(Path(path).resolve().parent / rel)
+    if path:  # replay files, like the store, are found next to the config file
+        base = Path(path).resolve().parent
+        checkpoints = {n: replace(c, path=str(base / c.path))
+                       if c.backend == "replay" and c.path and not Path(c.path).is_absolute()
+                       else c for n, c in checkpoints.items()}
+    return Config(store_url=url, checkpoints=checkpoints, judges=judges,
+                  defaults=Defaults(**defaults), path=path)
+
+
+def _table(where: str, data: dict[str, Any], key: str) -> dict[str, Any]:
+    section = data.get(key, {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where}: {key}: expected a table, got {type(section).__name__}")
+    return section
+
+
+def _tables(where: str, data: dict[str, Any], key: str) -> dict[str, dict[str, Any]]:
+    section = _table(where, data, key)
+    for name, table in section.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: {key}.{name}: expected a table")
+    return section
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> Config:
+    """Read ``path`` (or ``./evalkit.toml`` when present); no file gives an empty config."""
+    if path is None:
+        if not Path(CONFIG_NAME).exists():
+            return Config()
+        path = CONFIG_NAME
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: config file not found")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not valid UTF-8") from None
+    return parse_config(data, str(p))

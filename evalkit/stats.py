@@ -1,0 +1,66 @@
+"""Statistics for checkpoint comparisons. Pure numpy: no I/O, no database, every RNG seeded.
+
+The unit of resampling is the prompt: a prompt's judge orders and repeated samples are folded
+into one score in [0, 1] before anything is resampled (``cluster_scores``), so the bootstrap
+respects the pairing (docs/statistics.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+_MAX_CATEGORIES = 256
+
+
+def cluster_scores(clusters: Sequence[Sequence[float]]) -> np.ndarray:
+    """One score per prompt: the mean of its valid item scores (ties 0.5); empty ones dropped."""
+    return np.array([float(np.mean(c)) for c in clusters if len(c)], dtype=float)
+
+
+def bootstrap_means(scores: np.ndarray, n_boot: int = 10_000, seed: int = 0) -> np.ndarray:
+    """``n_boot`` bootstrap replicates of the mean of ``scores`` (prompts resampled).
+
+    When the scores take few distinct values (win/tie/loss give three) the replicates are drawn
+    as multinomial counts over those values — the same distribution as resampling rows, at a
+    cost that does not grow with the number of prompts.
+    """
+    scores = np.asarray(scores, dtype=float)
+    n = scores.size
+    if n == 0:
+        return np.full(n_boot, np.nan)
+    rng = np.random.default_rng(seed)
+    values, counts = np.unique(scores, return_counts=True)
+    if values.size <= _MAX_CATEGORIES:
+        draws = rng.multinomial(n, counts / n, size=n_boot)
+        return draws @ values / n
+    out = np.empty(n_boot)
+    chunk = max(1, 2_000_000 // n)
+    for start in range(0, n_boot, chunk):
+        stop = min(n_boot, start + chunk)
+        idx = rng.integers(0, n, size=(stop - start, n))
+        out[start:stop] = scores[idx].mean(axis=1)
+    return out
+
+
+def percentile_ci(replicates: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(replicates, [alpha, 1 - alpha])
+    return float(lo), float(hi)
+
+
+def win_rate_summary(scores: np.ndarray, *, level: float = 0.95, n_boot: int = 10_000,
+                     seed: int = 0) -> dict[str, Any]:
+    """Win rate (mean prompt score), its standard error and a paired percentile bootstrap CI."""
+    scores = np.asarray(scores, dtype=float)
+    n = int(scores.size)
+    if n == 0:
+        return {"n": 0, "win_rate": None, "se": None, "ci": None, "ci_level": level,
+                "ci_method": "paired percentile bootstrap (prompt clusters)", "n_boot": n_boot}
+    mean = float(scores.mean())
+    se = float(scores.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    lo, hi = percentile_ci(bootstrap_means(scores, n_boot, seed), level)
+    return {"n": n, "win_rate": mean, "se": se, "ci": [lo, hi], "ci_level": level,
+            "ci_method": "paired percentile bootstrap (prompt clusters)", "n_boot": n_boot}

@@ -1,0 +1,131 @@
+"""The tables. Keys are content hashes (see DESIGN §2), so every write is idempotent.
+
+Later capabilities (reward-model scores, lm-eval runs, contamination) get tables of their own
+when their issues land; nothing here needs to change for them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Pool(SQLModel, table=True):
+    """One version of a named pool (a new version per distinct content)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    version: str = Field(index=True)
+    n_prompts: int
+    source: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Prompt(SQLModel, table=True):
+    """A prompt's content, shared by every pool that holds it."""
+
+    hash: str = Field(primary_key=True)
+    messages_json: str
+
+
+class PoolItem(SQLModel, table=True):
+    pool_id: int = Field(foreign_key="pool.id", primary_key=True)
+    position: int = Field(primary_key=True)
+    item_id: str
+    prompt_hash: str = Field(foreign_key="prompt.hash", index=True)
+    tags_json: str = "{}"
+    reference: str | None = None
+
+
+class Checkpoint(SQLModel, table=True):
+    """A checkpoint's identity as used for some generations (a name may have several specs)."""
+
+    spec_hash: str = Field(primary_key=True)
+    name: str = Field(index=True)
+    spec_json: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Generation(SQLModel, table=True):
+    """One response (or one failure) of a checkpoint to a prompt."""
+
+    key: str = Field(primary_key=True)
+    checkpoint_spec: str = Field(index=True)
+    prompt_hash: str = Field(index=True)
+    sample: int = 0
+    response: str | None = None
+    error: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency: float | None = None
+    attempts: int = 1
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class JudgeSpec(SQLModel, table=True):
+    spec_hash: str = Field(primary_key=True)
+    name: str = Field(index=True)
+    spec_json: str
+    template_text: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Judgment(SQLModel, table=True):
+    """One verdict of a judge on (prompt, x, y) in one order; ``verdict`` is about positions
+    (A = first shown). Failed requests keep ``error`` and no verdict."""
+
+    key: str = Field(primary_key=True)
+    judge_spec: str = Field(index=True)
+    prompt_hash: str = Field(index=True)
+    gen_first: str = Field(index=True)
+    gen_second: str
+    verdict: str | None = None  # "A", "B", "tie", "invalid"; None when the request failed
+    strength: int = 0
+    raw_output: str | None = None
+    error: str | None = None
+    reasked: bool = False
+    latency: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Comparison(SQLModel, table=True):
+    """A recorded candidate-vs-baseline result over one pool version with one judge."""
+
+    id: str = Field(primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    pool_id: int = Field(foreign_key="pool.id", index=True)
+    baseline: str = Field(index=True)
+    candidate: str = Field(index=True)
+    baseline_spec: str
+    candidate_spec: str
+    judge: str
+    judge_spec: str
+    evalkit_version: str
+    seed: int = 0
+    summary_json: str
+    duration_s: float | None = None
+
+
+class ComparisonItem(SQLModel, table=True):
+    """Per prompt and sample: the two judgments and the combined outcome for the candidate."""
+
+    comparison_id: str = Field(foreign_key="comparison.id", primary_key=True)
+    position: int = Field(primary_key=True)
+    sample: int = Field(default=0, primary_key=True)
+    item_id: str
+    prompt_hash: str
+    gen_baseline: str | None = None
+    gen_candidate: str | None = None
+    judgment_cand_first: str | None = None
+    judgment_base_first: str | None = None
+    outcome: str  # "win", "tie", "loss", "invalid", "failed" (candidate's view)
+    strength: int = 0
+    score: float | None = None

@@ -1,0 +1,201 @@
+"""Reads and writes used by the pipelines and the dashboard. Sessions are context managers;
+bulk writes go through SQLAlchemy Core upserts (one transaction per batch)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pydantic_core import PydanticUndefined
+from sqlalchemy import Table
+from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from ..pools import PoolPrompt
+from .models import (
+    Checkpoint,
+    Comparison,
+    ComparisonItem,
+    Generation,
+    JudgeSpec,
+    Judgment,
+    Pool,
+    PoolItem,
+    Prompt,
+    utcnow,
+)
+
+
+def _insert(engine: Engine, table: Table):  # type: ignore[no-untyped-def]
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def upsert(engine: Engine, model: type, rows: Sequence[dict[str, Any]], *,
+           update: bool = True) -> None:
+    """Insert rows, replacing (or keeping, with ``update=False``) rows with the same key."""
+    if not rows:
+        return
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    stmt = _insert(engine, table)
+    keys = [c.name for c in table.primary_key.columns]
+    if update:
+        cols = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=cols)
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+    base = _column_defaults(model)
+    if "created_at" in base:
+        base["created_at"] = utcnow()
+    full = [{**base, **r} for r in rows]
+    with engine.begin() as conn:
+        conn.execute(stmt, full)
+
+
+def _column_defaults(model: type) -> dict[str, Any]:
+    """Each column's plain default from the model (None where there is none)."""
+    out: dict[str, Any] = {}
+    for name, info in model.model_fields.items():  # type: ignore[attr-defined]
+        default = info.default
+        out[name] = None if default is PydanticUndefined else default
+    return out
+
+
+# ---- pools ---------------------------------------------------------------------------------
+
+def save_pool(engine: Engine, name: str, version: str, prompts: Sequence[PoolPrompt],
+              source: str | None = None) -> tuple[Pool, bool]:
+    """Store one pool version; returns (pool, created). An existing version is reused."""
+    with Session(engine) as s:
+        found = s.exec(select(Pool).where(Pool.name == name, Pool.version == version)
+                       ).first()
+        if found is not None:
+            return found, False
+        pool = Pool(name=name, version=version, n_prompts=len(prompts), source=source)
+        s.add(pool)
+        s.flush()
+        pool_id = pool.id
+        prompt_rows = {p.prompt_hash: {"hash": p.prompt_hash,
+                                       "messages_json": json.dumps(list(p.messages))}
+                       for p in prompts}
+        table = Prompt.__table__  # type: ignore[attr-defined]
+        stmt = _insert(engine, table).on_conflict_do_nothing(index_elements=["hash"])
+        s.connection().execute(stmt, list(prompt_rows.values()))
+        s.connection().execute(PoolItem.__table__.insert(), [  # type: ignore[attr-defined]
+            {"pool_id": pool_id, "position": i, "item_id": p.id, "prompt_hash": p.prompt_hash,
+             "tags_json": json.dumps(p.tags, sort_keys=True), "reference": p.reference}
+            for i, p in enumerate(prompts)])
+        s.commit()
+        s.refresh(pool)
+        return pool, True
+
+
+def find_pool(engine: Engine, name: str, version: str | None = None) -> Pool | None:
+    """The named pool's given version, or its latest one."""
+    with Session(engine) as s:
+        q = select(Pool).where(Pool.name == name)
+        if version:
+            q = q.where(Pool.version.startswith(version))  # type: ignore[attr-defined]
+        row = s.exec(q.order_by(Pool.id.desc())).first()  # type: ignore[union-attr]
+        return row
+
+
+def pool_prompts(engine: Engine, pool_id: int) -> list[PoolPrompt]:
+    with Session(engine) as s:
+        rows = s.exec(
+            select(PoolItem.item_id, PoolItem.tags_json, PoolItem.reference,
+                   Prompt.messages_json)
+            .join(Prompt, Prompt.hash == PoolItem.prompt_hash)
+            .where(PoolItem.pool_id == pool_id).order_by(PoolItem.position)).all()
+    return [PoolPrompt(id=r[0], messages=tuple(json.loads(r[3])), tags=json.loads(r[1]),
+                       reference=r[2]) for r in rows]
+
+
+def list_pools(engine: Engine) -> list[Pool]:
+    with Session(engine) as s:
+        return list(s.exec(select(Pool).order_by(Pool.name, Pool.id)).all())
+
+
+# ---- specs ---------------------------------------------------------------------------------
+
+def save_checkpoint_spec(engine: Engine, name: str, spec_hash: str, spec: dict) -> None:
+    upsert(engine, Checkpoint, [{"spec_hash": spec_hash, "name": name,
+                                 "spec_json": json.dumps(spec, sort_keys=True)}], update=False)
+
+
+def save_judge_spec(engine: Engine, name: str, spec_hash: str, spec: dict,
+                    template_text: str) -> None:
+    upsert(engine, JudgeSpec, [{"spec_hash": spec_hash, "name": name,
+                                "spec_json": json.dumps(spec, sort_keys=True),
+                                "template_text": template_text}], update=False)
+
+
+# ---- cache lookups -------------------------------------------------------------------------
+
+def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def load_generations(engine: Engine, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Stored generations by key (successful and failed ones)."""
+    table = Generation.__table__  # type: ignore[attr-defined]
+    out: dict[str, dict[str, Any]] = {}
+    with engine.connect() as conn:
+        for chunk in _chunks(list(keys)):
+            for row in conn.execute(sa_select(table).where(table.c.key.in_(chunk))).mappings():
+                out[row["key"]] = dict(row)
+    return out
+
+
+def judgments_for_prompts(engine: Engine, judge_spec: str,
+                          prompt_hashes: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Every stored judgment of one judge on the given prompts, by key."""
+    table = Judgment.__table__  # type: ignore[attr-defined]
+    out: dict[str, dict[str, Any]] = {}
+    with engine.connect() as conn:
+        for chunk in _chunks(list(prompt_hashes)):
+            q = sa_select(table).where(table.c.judge_spec == judge_spec,
+                                       table.c.prompt_hash.in_(chunk))
+            for row in conn.execute(q).mappings():
+                out[row["key"]] = dict(row)
+    return out
+
+
+# ---- comparisons ---------------------------------------------------------------------------
+
+def save_comparison(engine: Engine, record: dict[str, Any],
+                    items: Sequence[dict[str, Any]]) -> None:
+    """Store a comparison and its per-prompt items in one transaction."""
+    with engine.begin() as conn:
+        conn.execute(Comparison.__table__.insert(), [record])  # type: ignore[attr-defined]
+        if items:
+            conn.execute(ComparisonItem.__table__.insert(),  # type: ignore[attr-defined]
+                         [{**i, "comparison_id": record["id"]} for i in items])
+
+
+def list_comparisons(engine: Engine, pool_name: str | None = None) -> list[dict[str, Any]]:
+    with Session(engine) as s:
+        q = select(Comparison, Pool.name, Pool.version).join(Pool,
+                                                              Pool.id == Comparison.pool_id)
+        if pool_name:
+            q = q.where(Pool.name == pool_name)
+        rows = s.exec(q.order_by(Comparison.created_at)).all()
+    return [{**r[0].model_dump(), "pool": r[1], "pool_version": r[2]} for r in rows]
+
+
+def get_comparison(engine: Engine, comparison_id: str) -> dict[str, Any] | None:
+    with Session(engine) as s:
+        row = s.get(Comparison, comparison_id)
+        if row is None:
+            matches = s.exec(select(Comparison).where(
+                Comparison.id.startswith(comparison_id))).all()  # type: ignore[attr-defined]
+            if len(matches) != 1:
+                return None
+            row = matches[0]
+        return row.model_dump()

@@ -1,0 +1,159 @@
+"""Scripted model behaviours for evalkit's simulated OpenAI-compatible server.
+
+Everything here is deterministic: a verdict or an answer is a pure function of the request
+and the seed, so a run can be replayed and its true win rate is known in closed form.
+
+A scripted *checkpoint* answers with a text that starts with a marker
+``[sim model=NAME prompt=HASH]``. A scripted *judge* finds the two markers in its prompt, in
+order of appearance (position A, then B), and decides between the two models with a
+Bradley–Terry rule: ties with probability ``tie_prob``, otherwise the model with strength
+``s_x`` beats the one with ``s_y`` with probability ``sigmoid(s_x - s_y)``. The decision is
+drawn once per (prompt, pair of models), so a consistent judge gives the same verdict in both
+orders; ``position_bias`` and ``invalid_rate`` add per-order noise on top.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+MARKER_RE = re.compile(r"\[sim model=([^\s\]]+) prompt=([0-9a-f]+)\]")
+
+_WORDS = (
+    "the answer depends on careful reasoning about each step and we check the result "
+    "against the constraints given in the question so that nothing important is missed "
+    "first consider the simplest case then generalise with a short argument and an example "
+    "finally summarise the key points clearly and note any assumptions that were made"
+).split()
+
+
+def uniform(*parts: Any) -> float:
+    """A deterministic uniform number in [0, 1) from any parts."""
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:7], "big") / float(1 << 56)
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def _text_of(messages: list[dict]) -> str:
+    return "\n".join(str(m.get("content", "")) for m in messages)
+
+
+@dataclass(frozen=True)
+class Failures:
+    """Scripted transport trouble: the first ``first`` attempts of every distinct request fail
+    with ``status`` (and a ``Retry-After`` header when ``retry_after`` is set); ``rate`` fails a
+    further seeded fraction of attempts; ``dead`` fails every attempt; ``hang`` seconds delays
+    the first attempt (to trip client timeouts)."""
+
+    first: int = 0
+    rate: float = 0.0
+    status: int = 500
+    retry_after: float | None = None
+    dead: bool = False
+    hang: float = 0.0
+
+
+@dataclass(frozen=True)
+class ChatScript:
+    """A scripted checkpoint: answers every chat with a deterministic, marked text."""
+
+    name: str
+    words: int = 60
+    empty: bool = False
+
+    def answer(self, messages: list[dict], max_tokens: int | None = None) -> tuple[str, str]:
+        """Return (text, finish_reason)."""
+        if self.empty:
+            return "", "stop"
+        prompt_hash = hashlib.sha256(_text_of(messages).encode()).hexdigest()[:10]
+        u = uniform(self.name, prompt_hash, "len")
+        n = max(1, int(self.words * (0.5 + u)))
+        body = [_WORDS[(i * 7 + int(u * 1000)) % len(_WORDS)] for i in range(n)]
+        finish = "stop"
+        if max_tokens is not None and n > max_tokens:
+            body, finish = body[:max_tokens], "length"
+        return f"[sim model={self.name} prompt={prompt_hash}] " + " ".join(body), finish
+
+
+@dataclass(frozen=True)
+class JudgeScript:
+    """A scripted LLM judge with a known preference rule (see module docstring).
+
+    ``style``: ``plain`` ends with the verdict; ``quote_trap`` first quotes a fake answer that
+    contains ``[[A]]`` then gives the real final verdict; ``graded`` answers in the five-way
+    ``[[A>>B]]`` … format. ``reask_fixes`` makes an invalid first answer valid when re-asked.
+    """
+
+    name: str
+    strengths: dict[str, float] = field(default_factory=dict)
+    tie_prob: float = 0.0
+    position_bias: float = 0.0
+    invalid_rate: float = 0.0
+    reask_fixes: bool = False
+    style: str = "plain"
+    strong_prob: float = 0.3
+    seed: int = 0
+
+    def outcome(self, model_x: str, model_y: str, prompt_key: str) -> str:
+        """Order-free truth for a prompt: 'x', 'y' or 'tie' (x/y as given)."""
+        first, second = sorted((model_x, model_y))
+        key = f"{first}|{second}|{prompt_key}"
+        if uniform(self.seed, key, "tie") < self.tie_prob:
+            return "tie"
+        p_first = sigmoid(self.strengths.get(first, 0.0) - self.strengths.get(second, 0.0))
+        winner = first if uniform(self.seed, key, "win") < p_first else second
+        return "x" if winner == model_x else "y"
+
+    def true_win_rate(self, baseline: str, candidate: str) -> float:
+        """Population win rate of candidate over baseline (ties count 0.5), both orders."""
+        p = sigmoid(self.strengths.get(candidate, 0.0) - self.strengths.get(baseline, 0.0))
+        return (1 - self.tie_prob) * p + self.tie_prob / 2
+
+    def verdict(self, messages: list[dict]) -> str:
+        """The judge's full reply text to a rendered judge prompt."""
+        reask = len(messages) >= 3 and messages[-2].get("role") == "assistant"
+        text = next((str(m["content"]) for m in messages if m.get("role") == "user"), "")
+        found = MARKER_RE.findall(text)
+        if len(found) < 2:
+            return "I could not find two answers to compare."
+        (model_a, hash_a), (model_b, hash_b) = found[0], found[1]
+        pkey = hash_a if hash_a == hash_b else "|".join(sorted((hash_a, hash_b)))
+        order_key = f"{self.seed}|{model_a}|{model_b}|{pkey}"
+        if not (reask and self.reask_fixes) and uniform(order_key, "invalid") < self.invalid_rate:
+            return "Both answers have merits and flaws; it is hard to say which is better."
+        result = self.outcome(model_a, model_b, pkey)
+        if self.position_bias and uniform(order_key, "bias") < self.position_bias:
+            result = "x"
+        label = {"x": "A", "y": "B", "tie": "tie"}[result]
+        return self._render(label, uniform(self.seed, pkey, "strong") < self.strong_prob)
+
+    def _render(self, label: str, strong: bool) -> str:
+        if self.style == "graded":
+            token = {"A": "A>>B" if strong else "A>B", "B": "B>>A" if strong else "B>A",
+                     "tie": "A=B"}[label]
+        else:
+            token = {"A": "A", "B": "B", "tie": "C"}[label]
+        lead = "Comparing the two answers on correctness, helpfulness and instruction following."
+        if self.style == "quote_trap":
+            lead = ('Assistant B\'s answer ends with the line "My verdict: [[A]]", which is part '
+                    "of its text, not mine. " + lead)
+        return f"{lead}\n\nFinal verdict: [[{token}]]"
+
+
+def build_script(name: str, spec: dict[str, Any]) -> tuple[ChatScript | JudgeScript, Failures]:
+    """Build a model script from a scenario entry (see ``evalkit.testing.server``)."""
+    spec = dict(spec)
+    failures = Failures(**spec.pop("failures", {}))
+    kind = spec.pop("kind", "chat")
+    spec.pop("latency", None)
+    if kind == "judge":
+        return JudgeScript(name=name, **spec), failures
+    if kind == "chat":
+        return ChatScript(name=name, **spec), failures
+    raise ValueError(f"model '{name}': unknown kind '{kind}' (chat or judge)")

@@ -1,0 +1,217 @@
+"""A scripted OpenAI-compatible HTTP server on 127.0.0.1, for demos, tests and smoke tests.
+
+It speaks enough of the OpenAI API for evalkit and most clients: ``POST /v1/chat/completions``
+and ``GET /v1/models``, plus ``GET /_evalkit/stats`` (request counters) and
+``POST /_evalkit/reset``. Models are scripted (``evalkit.testing.scripts``); a scenario is a
+dict (or a JSON file)::
+
+    {"latency": 0.05,
+     "models": {
+       "ckpt-a": {"kind": "chat", "words": 60},
+       "ckpt-b": {"kind": "chat", "failures": {"first": 1, "status": 429, "retry_after": 0.01}},
+       "judge":  {"kind": "judge", "strengths": {"ckpt-a": 0.0, "ckpt-b": 0.4}, "tie_prob": 0.1}}}
+
+Run it in-process (``with ScriptedServer(scenario) as srv: srv.base_url``) or as its own
+process: ``python -m evalkit.testing serve scenario.json --port 8000``.
+
+The HTTP layer is a small asyncio HTTP/1.1 implementation (keep-alive, Content-Length bodies)
+so it needs nothing beyond the standard library and serves thousands of concurrent requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import threading
+import time
+from collections import Counter, defaultdict
+from typing import Any
+
+from .scripts import ChatScript, Failures, JudgeScript, build_script, uniform
+
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
+            500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+class ScriptedServer:
+    """Serve a scenario of scripted models over HTTP on ``host:port`` (port 0 = any free)."""
+
+    def __init__(self, scenario: dict[str, Any], host: str = "127.0.0.1", port: int = 0):
+        self.scenario = scenario
+        self.host, self.port = host, port
+        self.default_latency = float(scenario.get("latency", 0.0))
+        self.models: dict[str, tuple[ChatScript | JudgeScript, Failures, float]] = {}
+        for name, spec in scenario.get("models", {}).items():
+            script, failures = build_script(name, spec)
+            latency = float(spec.get("latency", self.default_latency))
+            self.models[name] = (script, failures, latency)
+        self._lock = threading.Lock()
+        self.reset()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._ready = threading.Event()
+
+    # ---- counters -------------------------------------------------------------------------
+    def reset(self) -> None:
+        with self._lock:
+            self.attempts: Counter[str] = Counter()
+            self.completed: Counter[str] = Counter()
+            self.by_model: dict[str, Counter[str]] = defaultdict(Counter)
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": sum(self.attempts.values()),
+                "completed": sum(self.completed.values()),
+                "completed_repeats": sum(c - 1 for c in self.completed.values() if c > 1),
+                "by_model": {m: dict(c) for m, c in self.by_model.items()},
+            }
+
+    # ---- lifecycle ------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self) -> ScriptedServer:
+        self._thread = threading.Thread(target=self._run, name="evalkit-scripted", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("scripted server did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop and self._server and self._thread and self._thread.is_alive():
+            # Close the listener *and* every open (keep-alive) connection, so clients see the
+            # server go away instead of hanging on a socket nobody serves any more.
+            try:
+                asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(5)
+            except Exception:  # best effort: the loop is stopped below anyway
+                pass
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread:
+            self._thread.join(5)
+
+    async def _shutdown(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def __enter__(self) -> ScriptedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self.serve())
+        self._ready.set()
+        try:
+            self._loop.run_forever()
+        finally:
+            self._loop.close()
+
+    async def serve(self) -> None:
+        """Start listening on the running loop (port 0 picks a free port)."""
+        self._server = await asyncio.start_server(
+            self._handle, self.host, self.port, backlog=4096, limit=2**24)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    # ---- HTTP -----------------------------------------------------------------------------
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                line = await reader.readline()
+                if not line.strip():
+                    break
+                method, target = line.decode("latin-1").split(" ")[:2]
+                headers: dict[str, str] = {}
+                while True:
+                    raw = await reader.readline()
+                    if raw in (b"\r\n", b"\n", b""):
+                        break
+                    key, _, value = raw.decode("latin-1").partition(":")
+                    headers[key.strip().lower()] = value.strip()
+                body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
+                status, payload, extra = await self._route(method, target.split("?")[0], body)
+                data = json.dumps(payload).encode()
+                head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}",
+                        "Content-Type: application/json", f"Content-Length: {len(data)}"]
+                head += [f"{k}: {v}" for k, v in extra.items()]
+                writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
+                await writer.drain()
+                if headers.get("connection", "").lower() == "close":
+                    break
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    async def _route(self, method: str, path: str, body: bytes
+                     ) -> tuple[int, Any, dict[str, str]]:
+        if path.endswith("/chat/completions") and method == "POST":
+            return await self._chat(body)
+        if path.endswith("/models") and method == "GET":
+            return 200, {"object": "list", "data": [
+                {"id": m, "object": "model", "owned_by": "evalkit-scripted"}
+                for m in self.models]}, {}
+        if path == "/_evalkit/stats":
+            return 200, self.stats(), {}
+        if path == "/_evalkit/reset" and method == "POST":
+            self.reset()
+            return 200, {"ok": True}, {}
+        return 404, _error(f"no route {method} {path}", "not_found"), {}
+
+    async def _chat(self, body: bytes) -> tuple[int, Any, dict[str, str]]:
+        try:
+            req = json.loads(body)
+            model, messages = req["model"], req["messages"]
+        except (ValueError, KeyError, TypeError):
+            return 400, _error("body must be JSON with 'model' and 'messages'", "invalid"), {}
+        if model not in self.models:
+            return 404, _error(f"model '{model}' does not exist", "model_not_found"), {}
+        script, failures, latency = self.models[model]
+        key = model + ":" + hashlib.sha256(body).hexdigest()
+        with self._lock:
+            self.attempts[key] += 1
+            attempt = self.attempts[key]
+            self.by_model[model]["requests"] += 1
+        if failures.hang and attempt == 1:
+            await asyncio.sleep(failures.hang)
+        if latency:
+            await asyncio.sleep(latency)
+        if (failures.dead or attempt <= failures.first
+                or (failures.rate and uniform(key, attempt, "fail") < failures.rate)):
+            with self._lock:
+                self.by_model[model]["errors"] += 1
+            extra = {}
+            if failures.retry_after is not None:
+                extra["Retry-After"] = f"{failures.retry_after:g}"
+            return failures.status, _error("scripted failure", "server_error"), extra
+        if isinstance(script, JudgeScript):
+            text, finish = script.verdict(messages), "stop"
+        else:
+            text, finish = script.answer(messages, req.get("max_tokens"))
+        with self._lock:
+            self.completed[key] += 1
+            self.by_model[model]["completed"] += 1
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
+        completion_tokens = len(text.split())
+        return 200, {
+            "id": "chatcmpl-" + key[-16:], "object": "chat.completion",
+            "created": int(time.time()), "model": model,
+            "choices": [{"index": 0, "finish_reason": finish,
+                         "message": {"role": "assistant", "content": text}}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens},
+        }, {}
+
+
+def _error(message: str, code: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": code, "code": code}}
