@@ -52,6 +52,7 @@ class Comparer:
         self.judgments: dict[str, dict[str, Any]] = {}
         self._judge_inflight: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.judge_counts: Counter[str] = Counter()
+        self.phases: dict[str, float] = {}  # seconds from start to the end of each phase
 
     # ---- pipeline ---------------------------------------------------------------------------
     async def run(self) -> dict[str, Any]:
@@ -66,25 +67,32 @@ class Comparer:
         self.gen_a = Generator(self.baseline, self.writer, cache)
         self.gen_b = Generator(self.candidate, self.writer, cache)
         self._register_specs()
+        self.phases["loaded"] = time.perf_counter() - started
         bar = _progress(len(jobs), self.options.progress)
-        window = asyncio.Semaphore(8 * (self._concurrency() + 8))
+        items: list[dict[str, Any]] = [{} for _ in jobs]
+        queue = iter(enumerate(jobs))
 
-        async def one(job: tuple[int, PoolPrompt, int]) -> dict[str, Any]:
-            async with window:
-                item = await self._item(*job)
-            bar.update(1)
-            return item
+        async def worker() -> None:
+            # a fixed pool of workers pulls prompts in order: bounded work in flight, and no
+            # task per prompt (a 100k-prompt pool costs the same memory as a 100-prompt one)
+            for index, job in queue:
+                items[index] = await self._item(*job)
+                bar.update(1)
 
         try:
-            items = await asyncio.gather(*(one(j) for j in jobs))
+            await asyncio.gather(*(worker() for _ in range(min(self._window(), len(jobs)))))
+            self.phases["requests"] = time.perf_counter() - started
         finally:
             bar.close()
             await self.writer.flush()
             await self.baseline.aclose()
             await self.candidate.aclose()
             await self.judge.aclose()
+        self.phases["flushed"] = time.perf_counter() - started
         summary = self._summarize(items, time.perf_counter() - started)
+        self.phases["stats"] = time.perf_counter() - started
         await asyncio.to_thread(self._save, summary, items)
+        self.phases["saved"] = time.perf_counter() - started
         return summary
 
     async def _item(self, position: int, prompt: PoolPrompt, sample: int) -> dict[str, Any]:
@@ -142,11 +150,12 @@ class Comparer:
         finally:
             del self._judge_inflight[key]
 
-    def _concurrency(self) -> int:
-        total = self.judge.config.endpoint.max_concurrency
-        for b in (self.baseline, self.candidate):
-            total += b.config.endpoint.max_concurrency
-        return total
+    def _window(self) -> int:
+        """Prompts in flight at once. Enough to keep every endpoint busy (a prompt needs one
+        slot at each checkpoint, then two at the judge), few enough that generation runs just
+        ahead of judging instead of racing it for the CPU (docs/throughput.md)."""
+        gen = max(b.config.endpoint.max_concurrency for b in (self.baseline, self.candidate))
+        return 2 * (self.judge.config.endpoint.max_concurrency + gen) + 16
 
     def _register_specs(self) -> None:
         for b in (self.baseline, self.candidate):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ class CheckpointConfig:
         return {"backend": self.backend, "name": self.name, "model": self.endpoint.model,
                 "system_prompt": self.system_prompt, "sampling": asdict(self.sampling)}
 
-    @property
+    @cached_property
     def spec_hash(self) -> str:
         return content_hash(self.identity(), 16)
 

@@ -9,6 +9,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ class PoolPrompt:
     tags: dict[str, str] = field(default_factory=dict)
     reference: str | None = None
 
-    @property
+    @cached_property
     def prompt_hash(self) -> str:
         """Content key of the prompt: the messages alone (ids and tags are pool metadata)."""
         return content_hash({"messages": list(self.messages)})

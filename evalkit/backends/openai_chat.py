@@ -31,6 +31,7 @@ class ChatClient:
         self.retry = retry or RetryPolicy()
         self._sem: asyncio.Semaphore | None = None
         self._session: Any = None
+        import aiohttp  # noqa: F401  (imported here, not in the event loop's first request)
 
     async def _open(self) -> Any:
         if self._session is None:
@@ -42,7 +43,9 @@ class ChatClient:
                 headers["Authorization"] = f"Bearer {self.api_key}"
             self._session = aiohttp.ClientSession(
                 headers=headers,
-                connector=aiohttp.TCPConnector(limit=self.max_concurrency, ttl_dns_cache=300),
+                connector=aiohttp.TCPConnector(
+                    limit=self.max_concurrency, ttl_dns_cache=300,
+                    ssl=None if self.url.startswith("https:") else False),
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
             )
         return self._session
@@ -58,7 +61,7 @@ class ChatClient:
 
         session = await self._open()
         assert self._sem is not None
-        body = json.dumps({"model": self.model, "messages": messages, **params})
+        body = json.dumps({"model": self.model, "messages": messages, **params}).encode()
         error = "no attempt made"
         attempts = 0
         for attempt in range(1, self.retry.max_retries + 2):
