@@ -50,13 +50,15 @@ class EndpointConfig:
     timeout: float = 120.0
     max_retries: int = 6
 
-    def api_key(self) -> str | None:
+    def api_key(self, owner: str | None = None) -> str | None:
+        """The key from the environment variable named by ``api_key_env`` (never stored)."""
         if not self.api_key_env:
             return None
         key = os.environ.get(self.api_key_env)
         if not key:
+            who = owner or self.model or "an endpoint"
             raise ConfigError(f"environment variable {self.api_key_env} is not set "
-                              f"(named by api_key_env for {self.model or 'an endpoint'})")
+                              f"(named by api_key_env for {who})")
         return key
 
 
@@ -203,12 +205,14 @@ def parse_checkpoint(name: str, raw: dict[str, Any], where: str = "checkpoints")
     _check_keys(where, raw, _ENDPOINT_KEYS | {"backend", "sampling", "system_prompt",
                                               "samples"})
     samples = _typed(where, raw.get("samples", 1), int, "samples")
+    if samples < 1:
+        raise ConfigError(f"{where}.samples: must be at least 1")
     system = raw.get("system_prompt")
     if system is not None:
         _typed(where, system, str, "system_prompt")
     return CheckpointConfig(name=name, backend=backend, endpoint=_endpoint(where, raw),
                             sampling=_sampling(where, raw.get("sampling"), Sampling()),
-                            system_prompt=system, samples=max(1, samples))
+                            system_prompt=system, samples=samples)
 
 
 def parse_judge(name: str, raw: dict[str, Any], where: str = "judges") -> JudgeConfig:

@@ -29,7 +29,8 @@ class OpenAICheckpoint:
     def __init__(self, config: CheckpointConfig) -> None:
         self.config = config
         ep = config.endpoint
-        self.client = ChatClient(ep.base_url, ep.model, api_key=ep.api_key(),
+        self.client = ChatClient(ep.base_url, ep.model,
+                                 api_key=ep.api_key(f"checkpoint '{config.name}'"),
                                  max_concurrency=ep.max_concurrency, timeout=ep.timeout,
                                  retry=RetryPolicy(max_retries=ep.max_retries))
 

@@ -35,7 +35,8 @@ class PairwiseJudge:
         self.identity = config.identity(self.template.text_hash)
         self.spec_hash = content_hash(self.identity, 16)
         ep = config.endpoint
-        self.client = ChatClient(ep.base_url, ep.model, api_key=ep.api_key(),
+        self.client = ChatClient(ep.base_url, ep.model,
+                                 api_key=ep.api_key(f"judge '{config.name}'"),
                                  max_concurrency=ep.max_concurrency, timeout=ep.timeout,
                                  retry=RetryPolicy(max_retries=ep.max_retries))
 

@@ -52,6 +52,7 @@ class ScriptedServer:
         self._thread: threading.Thread | None = None
         self._server: asyncio.base_events.Server | None = None
         self._ready = threading.Event()
+        self._start_error: OSError | None = None
 
     # ---- counters -------------------------------------------------------------------------
     def reset(self) -> None:
@@ -78,7 +79,9 @@ class ScriptedServer:
         self._thread = threading.Thread(target=self._run, name="evalkit-scripted", daemon=True)
         self._thread.start()
         if not self._ready.wait(10):
-            raise RuntimeError("scripted server did not start")
+            raise RuntimeError("scripted server did not start within 10 s")
+        if self._start_error is not None:
+            raise self._start_error
         return self
 
     def stop(self) -> None:
@@ -110,7 +113,13 @@ class ScriptedServer:
     def _run(self) -> None:
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self.serve())
+        try:
+            self._loop.run_until_complete(self.serve())
+        except OSError as exc:  # e.g. the port is taken: report it from start()
+            self._start_error = exc
+            self._ready.set()
+            self._loop.close()
+            return
         self._ready.set()
         try:
             self._loop.run_forever()
