@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from . import __version__, stats
 from .backends.checkpoints import CheckpointBackend
 from .generate import Generator
-from .judging.outcomes import SCORES, candidate_signed, combine
+from .judging.outcomes import OrderVerdict, prompt_outcome
 from .judging.pairwise import PairwiseJudge
 from .judging.parse import Verdict
 from .pools import PoolPrompt
@@ -98,25 +98,37 @@ class Comparer:
     async def _item(self, position: int, prompt: PoolPrompt, sample: int) -> dict[str, Any]:
         item: dict[str, Any] = {"position": position, "sample": sample, "item_id": prompt.id,
                                 "prompt_hash": prompt.prompt_hash, "outcome": "failed",
-                                "strength": 0, "score": None}
+                                "strength": 0, "score": None, "gen_baseline": None,
+                                "gen_candidate": None, "judgment_cand_first": None,
+                                "judgment_base_first": None}
         base, cand = await asyncio.gather(self.gen_a.get(prompt, sample),
                                           self.gen_b.get(prompt, sample))
         item["gen_baseline"], item["gen_candidate"] = base["key"], cand["key"]
         if base["error"] or cand["error"]:
             return item
-        orders = [True, False] if self.judge.config.both_orders else [True]
+        orders = self._orders(prompt, cand, base)
         rows = await asyncio.gather(*(
             self._judge(prompt, cand if cf else base, base if cf else cand) for cf in orders))
-        item["judgment_cand_first"] = rows[0]["key"]
-        if len(rows) > 1:
-            item["judgment_base_first"] = rows[1]["key"]
+        for row, cf in zip(rows, orders, strict=True):
+            item["judgment_cand_first" if cf else "judgment_base_first"] = row["key"]
         if any(r["verdict"] is None for r in rows):
             return item
-        signed = [candidate_signed(Verdict(r["verdict"], r["strength"]), cf)
-                  for r, cf in zip(rows, orders, strict=False)]
-        outcome, strength = combine(signed)
-        item.update(outcome=outcome, strength=strength, score=SCORES.get(outcome))
+        outcome, strength, score = prompt_outcome([
+            OrderVerdict(Verdict(r["verdict"], r["strength"]), cf, r.get("preference"))
+            for r, cf in zip(rows, orders, strict=True)])
+        item.update(outcome=outcome, strength=strength, score=score)
         return item
+
+    def _orders(self, prompt: PoolPrompt, cand: dict[str, Any],
+                base: dict[str, Any]) -> list[bool]:
+        """Which orders to judge (True = candidate shown first). A judge that only replays
+        stored verdicts (an imported one) uses the orders it has."""
+        if not getattr(self.judge, "stored_only", False):
+            return [True, False] if self.judge.config.both_orders else [True]
+        present = [cf for cf in (True, False) if self.judge.key(
+            prompt, (cand if cf else base)["response"], (base if cf else cand)["response"]
+        ) in self.judgments]
+        return present or [True]
 
     async def _judge(self, prompt: PoolPrompt, first: dict[str, Any],
                      second: dict[str, Any]) -> dict[str, Any]:
@@ -179,11 +191,15 @@ class Comparer:
             counts = Counter(it["outcome"] for it in chosen)
             clusters = [[it["score"] for it in by_prompt[pos] if it["score"] is not None]
                         for pos in positions]
-            summary = stats.win_rate_summary(stats.cluster_scores(clusters), level=o.ci_level,
-                                             n_boot=o.n_boot, seed=o.seed)
+            scores = stats.cluster_scores(clusters)
+            summary = stats.win_rate_summary(scores, level=o.ci_level, n_boot=o.n_boot,
+                                             seed=o.seed)
+            test = stats.paired_test(scores) if scores.size else None
             return {"n": summary.pop("n"), "wins": counts["win"], "ties": counts["tie"],
                     "losses": counts["loss"], "invalid": counts["invalid"],
-                    "failed": counts["failed"], **summary}
+                    "failed": counts["failed"], **summary,
+                    "p_value": test["p_value"] if test else None,
+                    "test": test["method"] if test else None}
 
         positions = list(range(len(self.prompts)))
         by_tag: dict[str, dict[str, dict[str, Any]]] = {}
@@ -193,6 +209,12 @@ class Comparer:
                 groups[tag][value].append(pos)
         for tag in sorted(groups):
             by_tag[tag] = {v: block(groups[tag][v]) for v in sorted(groups[tag])}
+            pvals = [b["p_value"] if b["p_value"] is not None else float("nan")
+                     for b in by_tag[tag].values()]
+            for b, adj in zip(by_tag[tag].values(), stats.holm(pvals), strict=True):
+                b["p_holm"] = None if adj != adj else float(adj)
+        overall = block(positions)
+        overall["length_controlled"] = self._length_controlled(by_prompt)
         return {
             "comparison_id": uuid.uuid4().hex[:16],
             "pool": {"name": self.pool.name, "version": self.pool.version,
@@ -200,12 +222,36 @@ class Comparer:
             "baseline": self.baseline.config.name, "candidate": self.candidate.config.name,
             "judge": self.judge.config.name, "judge_template": self.judge.template.name,
             "samples": o.samples, "both_orders": self.judge.config.both_orders,
-            "overall": block(positions), "by_tag": by_tag,
+            "overall": overall, "by_tag": by_tag,
             "requests": {"baseline": dict(self.gen_a.counts),
                          "candidate": dict(self.gen_b.counts),
                          "judge": dict(self.judge_counts)},
             "duration_s": round(duration, 3), "evalkit_version": __version__,
         }
+
+    def _length_controlled(self, by_prompt: dict[int, list[dict[str, Any]]]
+                           ) -> dict[str, Any] | None:
+        """Win rate at equal response length (characters), bootstrap CI over prompts."""
+        cache = self.gen_a.cache
+        scores, len_c, len_b = [], [], []
+        for its in by_prompt.values():
+            valid = [it for it in its if it["score"] is not None]
+            if not valid:
+                continue
+            scores.append(sum(it["score"] for it in valid) / len(valid))
+            len_c.append(sum(len(cache[it["gen_candidate"]]["response"]) for it in valid)
+                         / len(valid))
+            len_b.append(sum(len(cache[it["gen_baseline"]]["response"]) for it in valid)
+                         / len(valid))
+        if len(scores) < 3:
+            return None
+        lc = stats.length_controlled_win_rate(scores, len_c, len_b, n_boot=1000,
+                                              seed=self.options.seed,
+                                              level=self.options.ci_level)
+        return {"win_rate": lc["lc_win_rate"], "ci": lc["lc_ci"], "slope": lc["slope"],
+                "slope_ci": lc["slope_ci"], "n": lc["n"],
+                "method": "logistic fit of outcome on tanh(standardised length difference); "
+                          "win rate at zero difference; prompt bootstrap, refit per resample"}
 
     def _save(self, summary: dict[str, Any], items: list[dict[str, Any]]) -> None:
         record = {"id": summary["comparison_id"], "pool_id": self.pool.id,
@@ -231,22 +277,52 @@ def compare_checkpoints(config: Any, baseline: str, candidate: str, *, pool: str
                         judge: str | None = None, pool_version: str | None = None,
                         options: CompareOptions = CompareOptions(),
                         engine: Engine | None = None) -> dict[str, Any]:
-    """Resolve names from ``config`` (an ``evalkit.config.Config``), run, store, summarise."""
-    from .backends.checkpoints import make_checkpoint
+    """Resolve names (config first, then imported results in the store), run, store, summarise.
+    ``config`` is an ``evalkit.config.Config``."""
     from .catalog import resolve_pool
     from .store import make_engine
 
     engine = engine or make_engine(config.store_url)
     pool_row, prompts = resolve_pool(engine, pool, pool_version)
-    base_cfg, cand_cfg = config.checkpoint(baseline), config.checkpoint(candidate)
-    judge_obj = PairwiseJudge(config.judge(judge))
-    if options.samples == 1 and max(base_cfg.samples, cand_cfg.samples) > 1:
+    hashes = [p.prompt_hash for p in prompts]
+    base = resolve_checkpoint(engine, config, baseline, hashes)
+    cand = resolve_checkpoint(engine, config, candidate, hashes)
+    judge_obj = resolve_judge(engine, config, judge)
+    if options.samples == 1 and max(base.config.samples, cand.config.samples) > 1:
         from dataclasses import replace
 
-        options = replace(options, samples=max(base_cfg.samples, cand_cfg.samples))
-    comparer = Comparer(engine, pool_row, prompts, make_checkpoint(base_cfg),
-                        make_checkpoint(cand_cfg), judge_obj, options)
+        options = replace(options, samples=max(base.config.samples, cand.config.samples))
+    comparer = Comparer(engine, pool_row, prompts, base, cand, judge_obj, options)
     return run_until_interrupted(comparer.run())
+
+
+def resolve_checkpoint(engine: Engine, config: Any, name: str,
+                       prompt_hashes: list[str]) -> CheckpointBackend:
+    """A configured checkpoint, or one imported into the store."""
+    from .backends.checkpoints import make_checkpoint
+    from .backends.stored import StoredCheckpoint
+
+    if name in config.checkpoints:
+        return make_checkpoint(config.checkpoints[name])
+    if any(spec.get("backend") == "imported"
+           for spec in queries.spec_backend(engine, "checkpoint", name)):
+        return StoredCheckpoint.load(engine, name, prompt_hashes)
+    return make_checkpoint(config.checkpoint(name))  # raises the one-line "no checkpoint"
+
+
+def resolve_judge(engine: Engine, config: Any, name: str | None) -> Any:
+    """A configured judge, or an imported one (whose verdicts are all in the store)."""
+    from .backends.stored import StoredJudge
+
+    if name is None and not config.judges:
+        imported = queries.imported_judge_names(engine)
+        if len(imported) == 1:
+            return StoredJudge(imported[0])
+    if name is not None and name not in config.judges and any(
+            spec.get("backend") == "imported"
+            for spec in queries.spec_backend(engine, "judge", name)):
+        return StoredJudge(name)
+    return PairwiseJudge(config.judge(name))
 
 
 def run_until_interrupted(coro: Any) -> Any:

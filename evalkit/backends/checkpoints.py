@@ -13,6 +13,7 @@ from ..pools import PoolPrompt
 from .base import Completion
 from .openai_chat import ChatClient
 from .retry import RetryPolicy
+from .stored import text_generation_key
 
 
 class CheckpointBackend(Protocol):
@@ -56,9 +57,8 @@ class ReplayCheckpoint:
         self.responses = load_replay(Path(config.path or ""))
 
     def key(self, prompt: PoolPrompt, sample: int) -> str:
-        text = self.responses.get(prompt.id)
-        return content_hash([self.config.spec_hash, prompt.prompt_hash, sample,
-                             None if text is None else content_hash(text)])
+        return text_generation_key(self.config.spec_hash, prompt.prompt_hash, sample,
+                                   self.responses.get(prompt.id))
 
     async def answer(self, prompt: PoolPrompt, sample: int) -> Completion:
         text = self.responses.get(prompt.id)

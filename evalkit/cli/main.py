@@ -197,6 +197,131 @@ def comparisons(
     _console().print(table)
 
 
+@app.command()
+def leaderboard(
+    pool: Annotated[str | None, typer.Option("--pool", "-p", help="pool name")] = None,
+    judge: Annotated[str | None, typer.Option("--judge", "-j")] = None,
+    anchor: Annotated[str | None, typer.Option(help="checkpoint fixed at 1000")] = None,
+    rounds: Annotated[int, typer.Option(help="bootstrap rounds")] = 200,
+    seed: Annotated[int, typer.Option()] = 0,
+    config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Bradley–Terry ratings of every checkpoint compared on a pool, with CIs and ranks."""
+    from ..errors import ConfigError
+    from ..leaderboard import build_leaderboard
+
+    cfg = _config(config)
+    pool = pool or cfg.defaults.pool
+    if not pool:
+        raise ConfigError("no pool given; pass --pool NAME or set [defaults] pool")
+    board = build_leaderboard(_engine(db, config), pool, judge, rounds=rounds, seed=seed,
+                              anchor=anchor)
+    if as_json:
+        _print_json(board)
+        return
+    from ..report import leaderboard_tables
+
+    console = _console()
+    for table in leaderboard_tables(board):
+        console.print(table)
+    console.print(board["method"], style="dim", highlight=False)
+
+
+@app.command("judge-eval")
+def judge_eval(
+    judge: Annotated[str, typer.Argument(help="judge name from evalkit.toml")],
+    labels: Annotated[Path, typer.Option("--labels", help="LLMBar-style JSON/JSONL: input, "
+                                         "output_1, output_2, label (1 or 2)")],
+    config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Run a judge on human-labelled pairs in both orders: accuracy, kappa, flip rate, bias."""
+    from dataclasses import replace
+
+    from ..judge_eval import run_judge_eval
+    from ..store import make_engine
+
+    cfg = _config(config)
+    cfg = replace(cfg, store_url=_store_url(db, cfg))
+    result = run_judge_eval(make_engine(cfg.store_url), cfg, judge, str(labels),
+                            progress=not as_json and sys.stderr.isatty())
+    if as_json:
+        _print_json(result)
+        return
+    from ..report import judge_eval_lines
+
+    for line in judge_eval_lines(result):
+        typer.echo(line)
+
+
+import_app = typer.Typer(no_args_is_help=True, help="Bring existing results into the store: "
+                         "AlpacaEval, Arena-Hard, MT-Bench.")
+app.add_typer(import_app, name="import")
+
+
+def _store_import(bundle: Any, db: str | None, config: Path | None, as_json: bool) -> None:
+    from ..importing import store_bundle
+
+    info = store_bundle(_engine(db, config), bundle)
+    if as_json:
+        _print_json(info)
+        return
+    typer.echo(f"imported {info['source']} into pool {info['pool']}@{info['pool_version']}: "
+               f"{info['prompts']} prompts, {len(info['models'])} models, "
+               f"{info['judgments']} judgments (import id {info['import_id']})")
+    for c in info["comparisons"]:
+        rate = "—" if c["win_rate"] is None else f"{c['win_rate']:.3f}"
+        typer.echo(f"  comparison {c['comparison_id']}: {c['candidate']} vs {c['baseline']} "
+                   f"({c['judge']}): win rate {rate} over {c['n']} prompts")
+
+
+@import_app.command("alpaca-eval")
+def import_alpaca_eval(
+    outputs: Annotated[list[Path], typer.Option("--outputs", help="model_outputs.json "
+                                                "(repeatable)")],
+    annotations: Annotated[Path | None, typer.Option("--annotations")] = None,
+    pool: Annotated[str, typer.Option("--pool")] = "alpaca_eval",
+    config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """AlpacaEval model_outputs.json files and annotations.json (soft preferences kept)."""
+    from ..importers.alpaca_eval import read_alpaca_eval
+
+    _store_import(read_alpaca_eval(outputs, annotations, pool_name=pool), db, config, as_json)
+
+
+@import_app.command("arena-hard")
+def import_arena_hard(
+    questions: Annotated[Path, typer.Option("--questions", help="question.jsonl")],
+    answers: Annotated[list[Path], typer.Option("--answers", help="model_answer/*.jsonl")],
+    judgments: Annotated[list[Path] | None, typer.Option("--judgments",
+                                                         help="model_judgment/*.jsonl")] = None,
+    pool: Annotated[str, typer.Option("--pool")] = "arena_hard",
+    config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Arena-Hard questions, model answers and (optionally) pairwise judgments."""
+    from ..importers.arena_hard import read_arena_hard
+
+    bundle = read_arena_hard(questions, answers, judgments or [], pool_name=pool)
+    _store_import(bundle, db, config, as_json)
+
+
+@import_app.command("mt-bench")
+def import_mt_bench(
+    questions: Annotated[Path, typer.Option("--questions", help="question.jsonl")],
+    answers: Annotated[list[Path], typer.Option("--answers", help="model_answer/*.jsonl")],
+    judgments: Annotated[list[Path] | None, typer.Option("--judgments",
+                                                         help="model_judgment/*_pair.jsonl")
+                         ] = None,
+    references: Annotated[Path | None, typer.Option("--references")] = None,
+    pool: Annotated[str, typer.Option("--pool")] = "mt_bench",
+    config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """MT-Bench questions, model answers and pairwise judgments (turn 1)."""
+    from ..importers.mt_bench import read_mt_bench
+
+    bundle = read_mt_bench(questions, answers, judgments or [], references, pool_name=pool)
+    _store_import(bundle, db, config, as_json)
+
+
 @pool_app.command("import")
 def pool_import(
     name: Annotated[str, typer.Argument(help="pool name")],

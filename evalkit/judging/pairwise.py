@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..backends.base import Completion
 from ..backends.openai_chat import ChatClient
 from ..backends.retry import RetryPolicy
+from ..backends.stored import judgment_key
 from ..config import JudgeConfig
 from ..hashing import content_hash
 from ..pools import PoolPrompt
@@ -43,8 +44,7 @@ class PairwiseJudge:
     def key(self, prompt: PoolPrompt, first: str, second: str) -> str:
         """Cache key of one judgment: judge identity, prompt, reference and the two texts in
         the order shown."""
-        return content_hash([self.spec_hash, prompt.prompt_hash, prompt.reference,
-                             content_hash(first), content_hash(second)])
+        return judgment_key(self.spec_hash, prompt, first, second)
 
     async def judge(self, prompt: PoolPrompt, first: str, second: str) -> JudgeCall:
         messages = self.template.render(prompt.messages, first, second, prompt.reference)

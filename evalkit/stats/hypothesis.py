@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats as _st
 
 from .bootstrap import bootstrap_means
@@ -124,12 +125,16 @@ def _one_sided(scores: np.ndarray, null: float, *, test: str, margin: float, alp
             p = 0.0 if (n > 1 and mean > null) else 1.0
         out["method"] = "one-sided t (prompt-level SE)"
     elif method == "bootstrap":
-        reps = bootstrap_means(scores, n_boot, seed)
         # Percentile lower bound with the inverted-CDF quantile, so that "bound > null" and
         # "p < alpha" are the same event: the bound at level 1-a exceeds the null exactly when
         # fewer than a*B replicates are <= null; the smallest such a is the p-value.
-        lower = float(np.quantile(reps, alpha, method="inverted_cdf"))
-        p = float(np.count_nonzero(reps <= null)) / reps.size
+        # A single prompt has no sampling distribution to resample: p = 1 (never rejects).
+        if n > 1:
+            reps = bootstrap_means(scores, n_boot, seed)
+            lower = float(np.quantile(reps, alpha, method="inverted_cdf"))
+            p = float(np.count_nonzero(reps <= null)) / reps.size
+        else:
+            lower, p = mean, 1.0
         out["method"] = "one-sided paired percentile bootstrap (prompt clusters), inverted"
         out["n_boot"] = int(n_boot)
     else:
@@ -169,7 +174,7 @@ def superiority(scores: np.ndarray, margin: float = 0.0, *, alpha: float = 0.05,
                       method=method, n_boot=n_boot, seed=seed, success="superior")
 
 
-def _finite_view(pvalues: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _finite_view(pvalues: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     p = np.asarray(pvalues, dtype=float)
     flat = p.ravel()
     keep = ~np.isnan(flat)
@@ -179,7 +184,7 @@ def _finite_view(pvalues: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return p, keep, vals
 
 
-def holm(pvalues: np.ndarray) -> np.ndarray:
+def holm(pvalues: npt.ArrayLike) -> np.ndarray:
     """Holm step-down adjusted p-values: sorted ascending, ``p~(i) = max_{j<=i} (m-j+1) p(j)``,
     capped at 1. NaNs stay NaN and do not count towards m. Same shape as the input."""
     p, keep, vals = _finite_view(pvalues)
@@ -195,7 +200,7 @@ def holm(pvalues: np.ndarray) -> np.ndarray:
     return out.reshape(p.shape)
 
 
-def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
+def benjamini_hochberg(pvalues: npt.ArrayLike) -> np.ndarray:
     """Benjamini–Hochberg step-up adjusted p-values (FDR): sorted ascending,
     ``q(i) = min_{j>=i} m p(j) / j``, capped at 1. NaNs stay NaN and do not count towards m."""
     p, keep, vals = _finite_view(pvalues)

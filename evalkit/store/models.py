@@ -87,12 +87,26 @@ class Judgment(SQLModel, table=True):
     gen_second: str
     verdict: str | None = None  # "A", "B", "tie", "invalid"; None when the request failed
     strength: int = 0
+    preference: float | None = None  # soft verdict: P(second shown is better), kept unrounded
     raw_output: str | None = None
     error: str | None = None
     reasked: bool = False
     latency: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    meta_json: str | None = None  # source fields kept verbatim (imports)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ImportRecord(SQLModel, table=True):
+    """One import of existing results (AlpacaEval, Arena-Hard, MT-Bench) into a pool."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    pool_id: int = Field(foreign_key="pool.id", index=True)
+    models_json: str
+    judges_json: str
+    extra_json: str = "{}"
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -129,3 +143,16 @@ class ComparisonItem(SQLModel, table=True):
     outcome: str  # "win", "tie", "loss", "invalid", "failed" (candidate's view)
     strength: int = 0
     score: float | None = None
+
+
+class JudgeEval(SQLModel, table=True):
+    """A judge run on human-labelled pairs: agreement and bias figures."""
+
+    id: str = Field(primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    judge: str = Field(index=True)
+    judge_spec: str
+    labels: str
+    pool_id: int = Field(foreign_key="pool.id")
+    comparison_id: str
+    summary_json: str

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic_core import PydanticUndefined
-from sqlalchemy import Table
+from sqlalchemy import Table, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -20,6 +20,7 @@ from .models import (
     Comparison,
     ComparisonItem,
     Generation,
+    ImportRecord,
     JudgeSpec,
     Judgment,
     Pool,
@@ -189,6 +190,34 @@ def load_generations(engine: Engine, keys: Sequence[str]) -> dict[str, dict[str,
     return out
 
 
+def generations_by_prompt(engine: Engine, spec_hash: str, prompt_hashes: Sequence[str]
+                          ) -> dict[tuple[str, int], dict[str, Any]]:
+    """A checkpoint's stored generations for the given prompts, by (prompt hash, sample)."""
+    table = Generation.__table__  # type: ignore[attr-defined]
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    with engine.connect() as conn:
+        for chunk in _chunks(list(prompt_hashes)):
+            q = sa_select(table).where(table.c.checkpoint_spec == spec_hash,
+                                       table.c.prompt_hash.in_(chunk))
+            for row in conn.execute(q).mappings():
+                out[(row["prompt_hash"], row["sample"])] = dict(row)
+    return out
+
+
+def spec_backend(engine: Engine, kind: str, name: str) -> list[dict[str, Any]]:
+    """Stored checkpoint (kind='checkpoint') or judge (kind='judge') specs with this name."""
+    model = Checkpoint if kind == "checkpoint" else JudgeSpec
+    with Session(engine) as s:
+        rows = s.exec(select(model).where(model.name == name)).all()
+    return [{"spec_hash": r.spec_hash, **json.loads(r.spec_json)} for r in rows]
+
+
+def imported_judge_names(engine: Engine) -> list[str]:
+    with Session(engine) as s:
+        rows = s.exec(select(JudgeSpec)).all()
+    return sorted({r.name for r in rows if json.loads(r.spec_json).get("backend") == "imported"})
+
+
 def judgments_for_prompts(engine: Engine, judge_spec: str,
                           prompt_hashes: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Every stored judgment of one judge on the given prompts, by key."""
@@ -203,6 +232,40 @@ def judgments_for_prompts(engine: Engine, judge_spec: str,
     return out
 
 
+def judgments_by_key(engine: Engine, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    table = Judgment.__table__  # type: ignore[attr-defined]
+    out: dict[str, dict[str, Any]] = {}
+    with engine.connect() as conn:
+        for chunk in _chunks(list(keys)):
+            for row in conn.execute(sa_select(table).where(table.c.key.in_(chunk))).mappings():
+                out[row["key"]] = dict(row)
+    return out
+
+
+# ---- imports -------------------------------------------------------------------------------
+
+def add_import_record(engine: Engine, record: ImportRecord) -> int:
+    with Session(engine) as s:
+        s.add(record)
+        s.commit()
+        s.refresh(record)
+        assert record.id is not None
+        return record.id
+
+
+def get_import_record(engine: Engine, import_id: int) -> ImportRecord | None:
+    with Session(engine) as s:
+        return s.get(ImportRecord, import_id)
+
+
+def get_pool(engine: Engine, pool_id: int) -> Pool:
+    with Session(engine) as s:
+        pool = s.get(Pool, pool_id)
+        if pool is None:
+            raise KeyError(pool_id)
+        return pool
+
+
 # ---- comparisons ---------------------------------------------------------------------------
 
 def save_comparison(engine: Engine, record: dict[str, Any],
@@ -213,6 +276,13 @@ def save_comparison(engine: Engine, record: dict[str, Any],
         if items:
             conn.execute(ComparisonItem.__table__.insert(),  # type: ignore[attr-defined]
                          [{**i, "comparison_id": record["id"]} for i in items])
+
+
+def comparison_items(engine: Engine, comparison_id: str) -> list[dict[str, Any]]:
+    table = ComparisonItem.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        q = sa_select(table).where(table.c.comparison_id == comparison_id)
+        return [dict(r) for r in conn.execute(q).mappings()]
 
 
 def list_comparisons(engine: Engine, pool_name: str | None = None) -> list[dict[str, Any]]:
@@ -235,3 +305,65 @@ def get_comparison(engine: Engine, comparison_id: str) -> dict[str, Any] | None:
                 return None
             row = matches[0]
         return row.model_dump()
+
+
+# ---- leaderboard ---------------------------------------------------------------------------
+
+def latest_pair_comparisons(engine: Engine, pool_name: str, judge: str | None
+                            ) -> list[dict[str, Any]]:
+    """The most recent comparison of each unordered checkpoint pair in a pool (any version),
+    with one judge (or every judge when None). Older re-runs of a pair are superseded."""
+    rows = list_comparisons(engine, pool_name)
+    latest: dict[tuple[str, frozenset[str]], dict[str, Any]] = {}
+    for r in rows:  # ordered by created_at
+        if judge is not None and r["judge"] != judge:
+            continue
+        if r["baseline"] == r["candidate"]:
+            continue
+        latest[(r["judge"], frozenset((r["baseline"], r["candidate"])))] = r
+    return list(latest.values())
+
+
+def outcome_counts(engine: Engine, comparison_ids: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Per comparison, aggregated in SQL: baseline wins, ties, candidate wins (soft scores add
+    fractionally), valid n, and invalid/failed counts."""
+    table = ComparisonItem.__table__  # type: ignore[attr-defined]
+    sql = f"""
+        SELECT comparison_id,
+               SUM(CASE WHEN score IS NULL THEN 0 WHEN score = 0.5 THEN 0 ELSE 1 - score END),
+               SUM(CASE WHEN score = 0.5 THEN 1 ELSE 0 END),
+               SUM(CASE WHEN score IS NULL THEN 0 WHEN score = 0.5 THEN 0 ELSE score END),
+               SUM(CASE WHEN score IS NULL THEN 0 ELSE 1 END),
+               SUM(CASE WHEN outcome = 'invalid' THEN 1 ELSE 0 END),
+               SUM(CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END)
+        FROM {table.name} WHERE comparison_id IN ({{ids}}) GROUP BY comparison_id"""
+    out: dict[str, dict[str, float]] = {}
+    with engine.connect() as conn:
+        for chunk in _chunks(list(comparison_ids)):
+            marks = ", ".join(f":i{k}" for k in range(len(chunk)))
+            params = {f"i{k}": v for k, v in enumerate(chunk)}
+            for row in conn.execute(text(sql.format(ids=marks)), params):
+                out[row[0]] = {"baseline_wins": float(row[1] or 0), "ties": float(row[2] or 0),
+                               "candidate_wins": float(row[3] or 0), "n": int(row[4] or 0),
+                               "invalid": int(row[5] or 0), "failed": int(row[6] or 0)}
+    return out
+
+
+def average_lengths(engine: Engine, comparison_ids: Sequence[str]) -> dict[str, float]:
+    """Mean response length (characters) of each checkpoint over the given comparisons."""
+    sql = """
+        SELECT name, AVG(LENGTH(g.response)) FROM (
+            SELECT c.baseline AS name, ci.gen_baseline AS gen FROM comparisonitem ci
+              JOIN comparison c ON c.id = ci.comparison_id WHERE c.id IN ({ids})
+            UNION
+            SELECT c.candidate AS name, ci.gen_candidate AS gen FROM comparisonitem ci
+              JOIN comparison c ON c.id = ci.comparison_id WHERE c.id IN ({ids})
+        ) AS u JOIN generation g ON g.key = u.gen
+        WHERE g.response IS NOT NULL GROUP BY name"""
+    ids = list(comparison_ids)
+    if not ids:
+        return {}
+    marks = ", ".join(f":i{k}" for k in range(len(ids)))
+    params = {f"i{k}": v for k, v in enumerate(ids)}
+    with engine.connect() as conn:
+        return {r[0]: float(r[1]) for r in conn.execute(text(sql.format(ids=marks)), params)}

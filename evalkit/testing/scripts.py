@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MARKER_RE = re.compile(r"\[sim model=([^\s\]]+) prompt=([0-9a-f]+)\]")
+REPLY_RE = re.compile(r"<reply_[ab]>\n(.*?)\n</reply_[ab]>", re.DOTALL)
 
 _WORDS = (
     "the answer depends on careful reasoning about each step and we check the result "
@@ -88,6 +89,11 @@ class JudgeScript:
     ``style``: ``plain`` ends with the verdict; ``quote_trap`` first quotes a fake answer that
     contains ``[[A]]`` then gives the real final verdict; ``graded`` answers in the five-way
     ``[[A>>B]]`` … format. ``reask_fixes`` makes an invalid first answer valid when re-asked.
+
+    ``rule``: ``markers`` (default) decides between scripted checkpoints by their strengths;
+    ``longer`` judges any two texts by preferring the longer reply (ties when equal) — for
+    real responses, e.g. human-labelled pairs; it reads the replies from the shipped templates'
+    ``<reply_a>``/``<reply_b>`` blocks.
     """
 
     name: str
@@ -99,6 +105,7 @@ class JudgeScript:
     style: str = "plain"
     strong_prob: float = 0.3
     seed: int = 0
+    rule: str = "markers"
 
     def outcome(self, model_x: str, model_y: str, prompt_key: str) -> str:
         """Order-free truth for a prompt: 'x', 'y' or 'tie' (x/y as given)."""
@@ -119,6 +126,8 @@ class JudgeScript:
         """The judge's full reply text to a rendered judge prompt."""
         reask = len(messages) >= 3 and messages[-2].get("role") == "assistant"
         text = next((str(m["content"]) for m in messages if m.get("role") == "user"), "")
+        if self.rule == "longer":
+            return self._by_length(text, reask)
         found = MARKER_RE.findall(text)
         if len(found) < 2:
             return "I could not find two answers to compare."
@@ -132,6 +141,19 @@ class JudgeScript:
             result = "x"
         label = {"x": "A", "y": "B", "tie": "tie"}[result]
         return self._render(label, uniform(self.seed, pkey, "strong") < self.strong_prob)
+
+    def _by_length(self, text: str, reask: bool) -> str:
+        replies = REPLY_RE.findall(text)
+        if len(replies) != 2:
+            return "I could not find two replies to compare."
+        a, b = replies
+        order_key = f"{self.seed}|{hashlib.sha256(text.encode()).hexdigest()}"
+        if not (reask and self.reask_fixes) and uniform(order_key, "invalid") < self.invalid_rate:
+            return "Both replies have merits; I cannot decide."
+        label = "A" if len(a) > len(b) else "B" if len(b) > len(a) else "tie"
+        if self.position_bias and uniform(order_key, "bias") < self.position_bias:
+            label = "A"
+        return self._render(label, False)
 
     def _render(self, label: str, strong: bool) -> str:
         if self.style == "graded":
