@@ -145,21 +145,25 @@ def _verdict(j: ImportedJudgment) -> tuple[str, int]:
 
 
 def _compare_judged_pairs(engine: Engine, pool: Any, bundle: ImportBundle) -> list[dict]:
-    """One comparison per (judge, pair of models); the baseline is the model shown first
-    most often (AlpacaEval's reference, Arena-Hard's baseline)."""
+    """One comparison per (judge, pair of models); the baseline is AlpacaEval's reference or
+    Arena-Hard's baseline (see below)."""
     from .compare import CompareOptions, Comparer, run_until_interrupted
 
     firsts: dict[tuple[str, frozenset[str]], Counter[str]] = {}
+    opener: dict[tuple[str, frozenset[str]], str] = {}
     for j in bundle.judgments:
         pair = frozenset((j.model_first, j.model_second))
         if len(pair) == 2:
             firsts.setdefault((j.judge, pair), Counter())[j.model_first] += 1
+            opener.setdefault((j.judge, pair), j.model_first)
     prompts = queries.pool_prompts(engine, pool.id)
     hashes = [p.prompt_hash for p in prompts]
     out = []
     for (judge, pair), counts in sorted(firsts.items(), key=lambda kv: (kv[0][0],
                                                                        sorted(kv[0][1]))):
-        baseline = max(sorted(pair), key=lambda m: counts[m])
+        # shown first more often; on a tie (both orders judged, as in Arena-Hard's two games)
+        # the model shown first in the pair's first judgment (the baseline in game 1)
+        baseline = max(sorted(pair), key=lambda m: (counts[m], m == opener[(judge, pair)]))
         candidate = next(m for m in sorted(pair) if m != baseline)
         comparer = Comparer(engine, pool, prompts, StoredCheckpoint.load(engine, baseline, hashes),
                             StoredCheckpoint.load(engine, candidate, hashes), StoredJudge(judge),

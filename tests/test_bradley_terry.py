@@ -206,6 +206,16 @@ def test_only_wins_has_no_finite_mle_unless_a_ridge_is_asked_for() -> None:
     assert ridge.rating("champ") == max(ridge.ratings)
 
 
+def test_sparse_data_bootstrap_keeps_rounds_without_a_finite_mle_and_says_so() -> None:
+    counts = BattleCounts.from_pairs([("a", "b", 3, 0, 1), ("b", "c", 2, 1, 1),
+                                      ("a", "c", 1, 0, 1)])
+    result = bootstrap_bt(counts, rounds=300, seed=0, anchor="a")
+    assert result.n_degenerate > 0
+    assert f"{result.n_degenerate} round(s) without a finite MLE" in result.method
+    assert np.all(np.isfinite(result.replicates))
+    assert np.all(result.ci[1:, 1] - result.ci[1:, 0] > 400)  # 12 battles: very wide
+
+
 def test_bad_inputs_are_readable_errors() -> None:
     with pytest.raises(ValueError, match="outcome must be"):
         aggregate_battles(["a"], ["b"], ["draw"])
@@ -217,6 +227,10 @@ def test_bad_inputs_are_readable_errors() -> None:
         aggregate_battles(["a", "b"], ["b", "a"], [1])
     with pytest.raises(ValueError, match="non-negative"):
         BattleCounts.from_pairs([("a", "b", -1, 0, 2)])
+    idle = BattleCounts(("a", "b", "c"), np.array([[0, 2, 0], [1, 0, 0], [0, 0, 0]]),
+                        np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="\\['c'\\] have no battles"):
+        fit_bt(idle)
     with pytest.raises(ValueError, match="at least two models"):
         fit_bt(BattleCounts.from_pairs([]))
 
@@ -261,10 +275,15 @@ def test_bootstrap_is_seeded_and_matches_resampling_battles() -> None:
 
 
 def test_bootstrap_ci_covers_the_true_ratings_95_percent_of_the_time() -> None:
-    """600 simulated tournaments of 5 models (anchor m0 pinned at 1000, so its CI is a
+    """500 simulated tournaments of 5 models (anchor m0 pinned at 1000, so its CI is a
     point), 10 pairs with uneven battle counts and 15% ties drawn so that the half-win BT
-    parameter is the true theta. Each non-anchor model's 95% CI (200 bootstrap rounds) must
-    cover its true rating in 93-97% of the 2,400 (tournament x model) cases."""
+    parameter is the true theta. Each non-anchor model's 95% CI must cover its true rating in
+    93-97% of the 2,000 (tournament x model) cases.
+
+    1,000 rounds, not 200: with 200 the percentile endpoints are noisy enough to cost ~0.7
+    points of coverage (measured ~93.7% over seeds, too close to the bound); with 1,000 it
+    measured 93.7-95.1% over six seeds. Counts are drawn per pair (multinomial), never per
+    battle, and each bootstrap is one batched solve, so this takes ~10 s."""
     rng = np.random.default_rng(2024)
     theta = np.array([0.0, 0.45, -0.35, 0.9, -0.7])
     true_ratings = 1000.0 + 400.0 * theta / LN10
@@ -273,7 +292,7 @@ def test_bootstrap_ci_covers_the_true_ratings_95_percent_of_the_time() -> None:
     pi, pj = np.triu_indices(5, 1)
     probs = np.stack(pair_probabilities(theta[pi] - theta[pj], tau), axis=1)
     n_pair = rng.integers(40, 160, size=pi.size)  # fixed design: uneven pairs
-    sims = 600
+    sims = 500
     covered = np.zeros(4)
     for sim in range(sims):
         cells = rng.multinomial(n_pair, probs)  # (pairs, [i wins, tie, j wins])
@@ -281,7 +300,7 @@ def test_bootstrap_ci_covers_the_true_ratings_95_percent_of_the_time() -> None:
         ties = np.zeros((5, 5))
         wins[pi, pj], ties[pi, pj], wins[pj, pi] = cells[:, 0], cells[:, 1], cells[:, 2]
         counts = BattleCounts(names, wins, ties + ties.T)
-        result = bootstrap_bt(counts, rounds=200, seed=sim, anchor="m0")
+        result = bootstrap_bt(counts, rounds=1000, seed=sim, anchor="m0")
         assert result.ci[0, 0] == result.ci[0, 1] == 1000.0
         lo, hi = result.ci[1:, 0], result.ci[1:, 1]
         covered += (lo <= true_ratings[1:]) & (true_ratings[1:] <= hi)

@@ -131,6 +131,21 @@ def demo(
 
 
 @app.command()
+def dashboard(
+    port: Annotated[int, typer.Option(help="port to serve on")] = 8501,
+    host: Annotated[str, typer.Option(help="address to bind; 127.0.0.1 keeps it local")] = (
+        "127.0.0.1"),
+    config: ConfigOpt = None, db: DbOpt = None,
+) -> None:
+    """Open the Streamlit dashboard on the store (leaderboard, A vs B, samples, trajectory)."""
+    from ..dashboard_launch import launch
+
+    url = _store_url(db, _config(config))
+    typer.echo(f"evalkit dashboard on http://{host}:{port} (store: {url})")
+    raise typer.Exit(launch(url, host=host, port=port))
+
+
+@app.command()
 def init(
     path: Annotated[Path, typer.Argument(help="where to write")] = Path("evalkit.toml"),
     force: Annotated[bool, typer.Option("--force", help="overwrite")] = False,
@@ -294,13 +309,17 @@ def import_arena_hard(
     answers: Annotated[list[Path], typer.Option("--answers", help="model_answer/*.jsonl")],
     judgments: Annotated[list[Path] | None, typer.Option("--judgments",
                                                          help="model_judgment/*.jsonl")] = None,
+    baseline: Annotated[str | None, typer.Option(
+        "--baseline", help="the judgments' baseline model, for files that do not name it "
+        "(v0.1 used gpt-4-0314)")] = None,
     pool: Annotated[str, typer.Option("--pool")] = "arena_hard",
     config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Arena-Hard questions, model answers and (optionally) pairwise judgments."""
     from ..importers.arena_hard import read_arena_hard
 
-    bundle = read_arena_hard(questions, answers, judgments or [], pool_name=pool)
+    bundle = read_arena_hard(questions, answers, judgments or [], baseline=baseline,
+                             pool_name=pool)
     _store_import(bundle, db, config, as_json)
 
 

@@ -20,7 +20,8 @@ sha256 of its instruction text; its messages are one user turn; ``dataset`` beco
 ``dataset``. Each annotation is one ``ImportedJudgment`` (output_1 shown first):
 label "A" for 1, "B" for 2, "tie" for a draw, None for a fractional weighted verdict,
 "invalid" for a missing one; ``preference`` = P(output_2 better) = preference - 1 (0.5 for a
-draw). Outputs that appear only in annotations (typically the reference model's) are added
+draw); the judge is the ``annotator`` ("alpaca_eval" when there is none). Outputs that
+appear only in annotations (typically the reference model's) are added
 to ``outputs`` too. ``bundle.extra`` keeps each model_outputs record's other fields in file
 order, so ``write_alpaca_eval`` gives back the same JSON objects.
 """
@@ -32,6 +33,7 @@ import json
 import math
 import os
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,7 @@ _OUTPUT_KEYS = ("instruction", "output", "generator")
 _ANNOTATION_KEYS = ("instruction", "output_1", "generator_1", "output_2", "generator_2",
                     "annotator", "preference")
 _DEFAULT_JUDGE = "alpaca_eval"
+_ABSENT = {"absent": True}  # marks a field the source record did not have
 
 
 def prompt_id_for(instruction: str) -> str:
@@ -159,7 +162,7 @@ class _Reader:
             self.prompts[pid] = PoolPrompt(
                 id=pid, messages=({"role": "user", "content": instruction},), tags=tags)
         elif dataset is not None and "dataset" not in known.tags:
-            known.tags["dataset"] = dataset
+            self.prompts[pid] = replace(known, tags={**known.tags, "dataset": dataset})
         return pid
 
     def add_output(self, item: int, row: dict[str, Any], at: _At) -> None:
@@ -192,6 +195,8 @@ class _Reader:
                 extra[f"output_{side}"] = output  # differs from model_outputs: kept verbatim
             models.append(model)
         judge = _optional_text(row, "annotator", at)
+        if judge is None:  # written back as it was: absent, or null
+            extra["annotator"] = row["annotator"] if "annotator" in row else _ABSENT
         if "preference" not in row:
             raise at.error("preference", "missing field")
         label, strength, preference, legacy_draw = _verdict(row["preference"], at)
@@ -306,9 +311,11 @@ def _annotation_row(prompts: dict[str, PoolPrompt], bundle: ImportBundle,
         "instruction": _instruction(_prompt(prompts, j.prompt_id)),
         "output_1": first, "generator_1": j.model_first,
         "output_2": second, "generator_2": j.model_second,
-        "annotator": j.judge,
+        "annotator": extra.pop("annotator") if "annotator" in extra else j.judge,
         "preference": extra.pop("preference") if "preference" in extra else _preference(j),
     }
+    if row["annotator"] == _ABSENT:
+        del row["annotator"]
     if j.raw is not None:
         row["raw_completion"] = j.raw
     row.update(extra)

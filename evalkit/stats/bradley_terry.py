@@ -386,7 +386,7 @@ def _newton_batch(w: np.ndarray, theta0: np.ndarray, ref: int, l2: np.ndarray, t
             pending[idx[ok]] = False
             t[idx[~ok]] *= 0.5
         theta[active] = th + t[:, None] * step
-        f[active] = np.where(small, _objective(wa, theta[active], la), new_f)
+        f[active] = new_f  # converged elements leave the active set; their f is unused
         active = active[~small]
         if active.size == 0:
             return theta, it

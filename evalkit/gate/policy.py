@@ -1,0 +1,115 @@
+"""The gate policy: ``[gate]`` in evalkit.toml (or a file of its own) → a frozen dataclass."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+
+CORRECTIONS = ("holm", "bh", "none")
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """When does a candidate count as a regression against the baseline?
+
+    A rule blocks when the candidate's win rate is *credibly* below ``0.5 - margin``: the
+    one-sided test of H0 "win rate ≥ 0.5 − margin" rejects at ``1 - confidence`` after the
+    multiple-comparison ``correction`` across all rules (overall + per tag). Too few valid
+    judgments, or too many invalid verdicts or failed requests, make the run inconclusive.
+    """
+
+    baseline: str = "promoted"
+    pool: str | None = None
+    judge: str | None = None
+    confidence: float = 0.95
+    correction: str = "holm"
+    margin: float = 0.02
+    min_valid: int = 200
+    max_invalid_rate: float = 0.10
+    max_failed_rate: float = 0.10
+    tag_min_valid: int = 10
+    max_judgments: int | None = None
+    tags: dict[str, dict[str, float]] = field(default_factory=dict)  # tag -> value -> margin
+
+    @property
+    def alpha(self) -> float:
+        return 1.0 - self.confidence
+
+    def tag_margin(self, tag: str, value: str) -> float:
+        return self.tags.get(tag, {}).get(value, self.margin)
+
+
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "baseline": str, "pool": str, "judge": str, "confidence": (int, float),
+    "correction": str, "margin": (int, float), "min_valid": int,
+    "max_invalid_rate": (int, float), "max_failed_rate": (int, float), "tag_min_valid": int,
+    "max_judgments": int, "tags": dict,
+}
+
+
+def parse_gate(raw: dict[str, Any], where: str = "evalkit.toml: gate") -> GatePolicy:
+    unknown = sorted(set(raw) - set(_TYPES))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key '{unknown[0]}' (allowed: "
+                          f"{', '.join(sorted(_TYPES))})")
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        kind = _TYPES[key]
+        if isinstance(value, bool) or not isinstance(value, kind):
+            raise ConfigError(f"{where}.{key}: expected {_name(kind)}, got "
+                              f"{type(value).__name__}")
+        values[key] = value
+    tags: dict[str, dict[str, float]] = {}
+    for tag, table in values.pop("tags", {}).items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}.tags.{tag}: expected a table of value = margin")
+        for value, margin in table.items():
+            if isinstance(margin, bool) or not isinstance(margin, (int, float)):
+                raise ConfigError(f"{where}.tags.{tag}.{value}: expected a number (margin)")
+            _check_margin(f"{where}.tags.{tag}.{value}", float(margin))
+        tags[tag] = {str(v): float(m) for v, m in table.items()}
+    policy = GatePolicy(**{k: float(v) if k in ("confidence", "margin", "max_invalid_rate",
+                                                  "max_failed_rate") else v
+                           for k, v in values.items()}, tags=tags)
+    if not 0.5 < policy.confidence < 1:
+        raise ConfigError(f"{where}.confidence: must be between 0.5 and 1")
+    if policy.correction not in CORRECTIONS:
+        raise ConfigError(f"{where}.correction: '{policy.correction}' is not one of "
+                          f"{', '.join(CORRECTIONS)}")
+    _check_margin(f"{where}.margin", policy.margin)
+    for key in ("max_invalid_rate", "max_failed_rate"):
+        if not 0 <= getattr(policy, key) <= 1:
+            raise ConfigError(f"{where}.{key}: must be between 0 and 1")
+    return policy
+
+
+def _check_margin(where: str, margin: float) -> None:
+    if not 0 <= margin < 0.5:
+        raise ConfigError(f"{where}: a margin must be in [0, 0.5)")
+
+
+def _name(kind: type | tuple[type, ...]) -> str:
+    return "a number" if isinstance(kind, tuple) else {"str": "a string", "int": "an integer",
+                                                        "dict": "a table"}[kind.__name__]
+
+
+def load_gate_policy(config_path: str | None, policy_file: str | None = None) -> GatePolicy:
+    """``[gate]`` from a separate policy file when given, else from the config file."""
+    path = policy_file or config_path
+    if path is None:
+        return GatePolicy()
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: gate policy file not found")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: {exc}") from None
+    raw = data.get("gate", data if policy_file else {})
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: gate: expected a table")
+    return parse_gate(raw, f"{p}: gate")
