@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .gate.policy import GatePolicy, parse_gate
 from .hashing import content_hash
 
 CONFIG_NAME = "evalkit.toml"
@@ -112,6 +113,7 @@ class Config:
     checkpoints: dict[str, CheckpointConfig] = field(default_factory=dict)
     judges: dict[str, JudgeConfig] = field(default_factory=dict)
     defaults: Defaults = field(default_factory=Defaults)
+    gate: GatePolicy = field(default_factory=GatePolicy)
     path: str | None = None
 
     def checkpoint(self, name: str) -> CheckpointConfig:
@@ -254,8 +256,9 @@ def parse_config(data: dict[str, Any], path: str | None = None) -> Config:
         checkpoints = {n: replace(c, path=str(base / c.path))
                        if c.backend == "replay" and c.path and not Path(c.path).is_absolute()
                        else c for n, c in checkpoints.items()}
+    gate = parse_gate(_table(where, data, "gate"), f"{where}: gate")
     return Config(store_url=url, checkpoints=checkpoints, judges=judges,
-                  defaults=Defaults(**defaults), path=path)
+                  defaults=Defaults(**defaults), gate=gate, path=path)
 
 
 def _table(where: str, data: dict[str, Any], key: str) -> dict[str, Any]:

@@ -78,11 +78,12 @@ def write_pool(path: Path, n: int = 40, multi_turn_every: int = 5) -> Path:
 
 def write_config(path: Path, base_url: str, *, db: str = "evalkit.db",
                  judge_extra: str = "", checkpoint_extra: str = "",
-                 checkpoints: tuple[str, ...] = ("base", "cand", "third")) -> Path:
+                 checkpoints: tuple[str, ...] = ("base", "cand", "third"),
+                 max_retries: int = 3) -> Path:
     parts = [f'[store]\nurl = "sqlite:///{db}"\n']
     for name in checkpoints:
         parts.append(f'[checkpoints.{name}]\nbackend = "openai"\nbase_url = "{base_url}"\n'
-                     f'model = "{name}"\nmax_concurrency = 16\ntimeout = 10\nmax_retries = 3\n'
+                     f'model = "{name}"\nmax_concurrency = 16\ntimeout = 10\nmax_retries = {max_retries}\n'
                      f'sampling = {{ temperature = 0.0, max_tokens = 256, seed = 0 }}\n'
                      f'{checkpoint_extra}\n')
     parts.append(f'[judges.sim]\nbase_url = "{base_url}"\nmodel = "judge"\n'

@@ -52,9 +52,10 @@ def test_killed_run_resumes_without_repeating_completed_requests(serve, tmp_path
     done = stored(tmp_path / "evalkit.db")
     assert 0 < done["judge"] < 2 * N
     first_run = srv.stats()
-    # what the killed run lost is bounded by what was in flight, not by what it completed
+    # what the killed run lost is bounded by what was in flight (3 endpoints x 16) plus one
+    # group commit's worth, not by what it completed
     lost = first_run["completed"] - sum(done.values())
-    assert 0 <= lost <= 3 * 16
+    assert 0 <= lost <= 2 * 3 * 16, (lost, first_run, done)
     srv.reset()
 
     out = cli_json(["compare", "base", "cand", "--pool", "small"], tmp_path)

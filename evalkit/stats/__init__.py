@@ -18,6 +18,7 @@ from .hypothesis import (
     holm,
     noninferiority,
     paired_test,
+    regression_test,
     sign_test,
     superiority,
 )
@@ -35,6 +36,6 @@ __all__ = [
     "benjamini_hochberg", "bootstrap_bt", "bootstrap_means", "cluster_scores", "fit_bt",
     "first_position_win_rate", "holm", "length_controlled_win_rate", "longer_response_win_rate",
     "min_detectable_difference", "noninferiority", "paired_test", "percentile_ci",
-    "position_flip_rate", "predicted_win_matrix", "rank_by_ci", "required_prompts",
+    "position_flip_rate", "predicted_win_matrix", "rank_by_ci", "regression_test", "required_prompts",
     "sign_test", "superiority", "win_probability", "win_rate_summary",
 ]

@@ -52,7 +52,8 @@ _BATCH_ELEMENTS = 2_000_000  # rounds x K x K doubles per batched Newton chunk
 @dataclass(frozen=True, eq=False)
 class BattleCounts:
     """Aggregated battles. ``wins[i, j]``: times ``models[i]`` beat ``models[j]``;
-    ``ties[i, j]`` (symmetric): ties between them. Counts may be fractional (soft verdicts)."""
+    ``ties[i, j]`` (symmetric): ties between them. Counts may be fractional (soft verdicts).
+    ``aggregate_battles`` and ``from_pairs`` give sorted names; the arrays are read-only."""
 
     models: tuple[str, ...]
     wins: np.ndarray
@@ -63,9 +64,12 @@ class BattleCounts:
         k = len(models)
         if len(set(models)) != k:
             raise ValueError("BattleCounts: model names must be unique")
-        wins = np.array(self.wins, dtype=float, copy=True).reshape(k, k)
-        ties = np.array(self.ties, dtype=float, copy=True).reshape(k, k)
+        wins = np.array(self.wins, dtype=float, copy=True)
+        ties = np.array(self.ties, dtype=float, copy=True)
         for name, arr in (("wins", wins), ("ties", ties)):
+            if arr.shape != (k, k):
+                raise ValueError(f"BattleCounts: {name} must be {k} x {k} (one row and column "
+                                 f"per model); got shape {arr.shape}")
             if not np.all(np.isfinite(arr)) or np.any(arr < 0):
                 raise ValueError(f"BattleCounts: {name} must be finite and non-negative")
             if np.any(np.diagonal(arr) != 0):
@@ -149,7 +153,7 @@ def _sorted_names(keys: Sequence[Any]) -> tuple[tuple[str, ...], dict[Any, int]]
         as_name = {k: str(int(k)) for k in distinct}
         names = tuple(str(v) for v in sorted({int(k) for k in distinct}))
     else:
-        as_name = {k: str(k) for k in distinct}
+        as_name = {k: k.decode() if isinstance(k, bytes) else str(k) for k in distinct}
         names = tuple(sorted(set(as_name.values())))
     pos = {n: i for i, n in enumerate(names)}
     return names, {k: pos[as_name[k]] for k in distinct}

@@ -214,3 +214,26 @@ def benjamini_hochberg(pvalues: npt.ArrayLike) -> np.ndarray:
         res[order] = adj
         out[keep] = res
     return out.reshape(p.shape)
+
+
+def regression_test(scores: np.ndarray, threshold: float) -> dict[str, Any]:
+    """One-sided test of H0: win rate ≥ ``threshold`` against H1: win rate < ``threshold``.
+
+    A small p-value says the candidate is *credibly below* the threshold (0.5 − margin): the
+    gate's definition of a regression. t-test on prompt scores (standard error sd/√n, n−1 df);
+    with zero spread the p-value is 0 when the mean is below the threshold, else 1.
+    """
+    scores = np.asarray(scores, dtype=float).ravel()
+    n = int(scores.size)
+    if n == 0:
+        return {"n": 0, "estimate": None, "se": None, "p_value": None, "threshold": threshold}
+    mean = float(scores.mean())
+    sd = float(scores.std(ddof=1)) if n > 1 else 0.0
+    if sd == 0 or n < 2:
+        p = 0.0 if mean < threshold else 1.0
+        se = 0.0
+    else:
+        se = sd / float(np.sqrt(n))
+        p = float(_st.t.cdf((mean - threshold) / se, df=n - 1))
+    return {"n": n, "estimate": mean, "se": se, "p_value": p, "threshold": threshold,
+            "method": "one-sided t-test on prompt scores, H0: win rate >= threshold"}

@@ -156,3 +156,29 @@ class JudgeEval(SQLModel, table=True):
     pool_id: int = Field(foreign_key="pool.id")
     comparison_id: str
     summary_json: str
+
+
+class Promotion(SQLModel, table=True):
+    """A checkpoint promoted on purpose as the reference the gate compares against."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    pool: str | None = Field(default=None, index=True)  # None: every pool
+    checkpoint: str
+    who: str
+    why: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class GateRun(SQLModel, table=True):
+    """A gate decision and everything it was based on."""
+
+    id: str = Field(primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    candidate: str = Field(index=True)
+    baseline: str
+    pool: str
+    judge: str
+    comparison_id: str
+    decision: str
+    exit_code: int
+    report_json: str

@@ -19,12 +19,14 @@ from .models import (
     Checkpoint,
     Comparison,
     ComparisonItem,
+    GateRun,
     Generation,
     ImportRecord,
     JudgeSpec,
     Judgment,
     Pool,
     PoolItem,
+    Promotion,
     Prompt,
     utcnow,
 )
@@ -367,3 +369,51 @@ def average_lengths(engine: Engine, comparison_ids: Sequence[str]) -> dict[str, 
     params = {f"i{k}": v for k, v in enumerate(ids)}
     with engine.connect() as conn:
         return {r[0]: float(r[1]) for r in conn.execute(text(sql.format(ids=marks)), params)}
+
+
+# ---- baselines and gate runs ---------------------------------------------------------------
+
+def promote(engine: Engine, checkpoint: str, pool: str | None, who: str,
+            why: str | None) -> Promotion:
+    with Session(engine) as s:
+        row = Promotion(checkpoint=checkpoint, pool=pool, who=who, why=why)
+        s.add(row)
+        s.commit()
+        s.refresh(row)
+        return row
+
+
+def promotions(engine: Engine, pool: str | None = None) -> list[Promotion]:
+    """Promotion history, newest first; a pool's own promotions and pool-wide ones."""
+    with Session(engine) as s:
+        q = select(Promotion)
+        if pool is not None:
+            q = q.where((Promotion.pool == pool) | (Promotion.pool.is_(None)))  # type: ignore
+        return list(s.exec(q.order_by(Promotion.id.desc())).all())  # type: ignore[union-attr]
+
+
+def save_gate_run(engine: Engine, row: dict[str, Any]) -> None:
+    upsert(engine, GateRun, [row])
+
+
+def previous_comparison(engine: Engine, comparison_id: str) -> dict[str, Any] | None:
+    """The latest earlier comparison with the same baseline, pool name and judge, and another
+    candidate (e.g. the previous round's candidate against the same baseline)."""
+    current = get_comparison(engine, comparison_id)
+    if current is None:
+        return None
+    pool = get_pool(engine, current["pool_id"])
+    earlier = [c for c in list_comparisons(engine, pool.name)
+               if c["baseline"] == current["baseline"] and c["judge"] == current["judge"]
+               and c["candidate"] != current["candidate"]
+               and c["created_at"] < current["created_at"]]
+    return earlier[-1] if earlier else None
+
+
+def last_candidate(engine: Engine, pool_name: str, exclude: str) -> str | None:
+    """The checkpoint most recently compared as a candidate in a pool (``--against
+    previous``)."""
+    for c in reversed(list_comparisons(engine, pool_name)):
+        if c["candidate"] != exclude:
+            return c["candidate"]
+    return None

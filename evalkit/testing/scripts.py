@@ -90,6 +90,9 @@ class JudgeScript:
     contains ``[[A]]`` then gives the real final verdict; ``graded`` answers in the five-way
     ``[[A>>B]]`` … format. ``reask_fixes`` makes an invalid first answer valid when re-asked.
 
+    ``overrides``: ``[{"contains": "safety", "strengths": {...}}]`` — for prompts whose judge
+    prompt contains the text, use these strengths instead (a regression confined to a topic).
+
     ``rule``: ``markers`` (default) decides between scripted checkpoints by their strengths;
     ``longer`` judges any two texts by preferring the longer reply (ties when equal) — for
     real responses, e.g. human-labelled pairs; it reads the replies from the shipped templates'
@@ -106,14 +109,17 @@ class JudgeScript:
     strong_prob: float = 0.3
     seed: int = 0
     rule: str = "markers"
+    overrides: list[dict[str, Any]] = field(default_factory=list)
 
-    def outcome(self, model_x: str, model_y: str, prompt_key: str) -> str:
+    def outcome(self, model_x: str, model_y: str, prompt_key: str,
+                strengths: dict[str, float] | None = None) -> str:
         """Order-free truth for a prompt: 'x', 'y' or 'tie' (x/y as given)."""
+        strengths = self.strengths if strengths is None else strengths
         first, second = sorted((model_x, model_y))
         key = f"{first}|{second}|{prompt_key}"
         if uniform(self.seed, key, "tie") < self.tie_prob:
             return "tie"
-        p_first = sigmoid(self.strengths.get(first, 0.0) - self.strengths.get(second, 0.0))
+        p_first = sigmoid(strengths.get(first, 0.0) - strengths.get(second, 0.0))
         winner = first if uniform(self.seed, key, "win") < p_first else second
         return "x" if winner == model_x else "y"
 
@@ -136,7 +142,9 @@ class JudgeScript:
         order_key = f"{self.seed}|{model_a}|{model_b}|{pkey}"
         if not (reask and self.reask_fixes) and uniform(order_key, "invalid") < self.invalid_rate:
             return "Both answers have merits and flaws; it is hard to say which is better."
-        result = self.outcome(model_a, model_b, pkey)
+        strengths = next((o["strengths"] for o in self.overrides if o["contains"] in text),
+                         None)
+        result = self.outcome(model_a, model_b, pkey, strengths)
         if self.position_bias and uniform(order_key, "bias") < self.position_bias:
             result = "x"
         label = {"x": "A", "y": "B", "tie": "tie"}[result]
