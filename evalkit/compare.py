@@ -24,6 +24,7 @@ from .judging.outcomes import OrderVerdict, prompt_outcome
 from .judging.pairwise import PairwiseJudge
 from .judging.parse import Verdict
 from .pools import PoolPrompt
+from .singleflight import SingleFlight
 from .store import queries
 from .store.models import Judgment, Pool
 from .store.writer import BatchWriter
@@ -50,7 +51,7 @@ class Comparer:
         self.baseline, self.candidate = baseline, candidate
         self.writer = BatchWriter(engine)
         self.judgments: dict[str, dict[str, Any]] = {}
-        self._judge_inflight: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._judge_flight: SingleFlight[dict[str, Any]] = SingleFlight()
         self.judge_counts: Counter[str] = Counter()
         self.phases: dict[str, float] = {}  # seconds from start to the end of each phase
 
@@ -137,30 +138,24 @@ class Comparer:
         if row is not None and row["verdict"] is not None:
             self.judge_counts["cached"] += 1
             return row
-        if key in self._judge_inflight:
-            return await self._judge_inflight[key]
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._judge_inflight[key] = fut
-        try:
-            call = await self.judge.judge(prompt, first["response"], second["response"])
-            row = {"key": key, "judge_spec": self.judge.spec_hash,
-                   "prompt_hash": prompt.prompt_hash, "gen_first": first["key"],
-                   "gen_second": second["key"],
-                   "verdict": call.verdict.label if call.verdict else None,
-                   "strength": call.verdict.strength if call.verdict else 0,
-                   "raw_output": call.raw_output, "error": call.error, "reasked": call.reasked,
-                   "latency": call.latency, "prompt_tokens": call.prompt_tokens,
-                   "completion_tokens": call.completion_tokens}
-            self.judgments[key] = row
-            self.writer.add(Judgment, row)
-            self.judge_counts["failed" if call.error else "judged"] += 1
-            fut.set_result(row)
-            return row
-        except BaseException:
-            fut.cancel()
-            raise
-        finally:
-            del self._judge_inflight[key]
+        return await self._judge_flight.do(key, lambda: self._call_judge(key, prompt, first,
+                                                                         second))
+
+    async def _call_judge(self, key: str, prompt: PoolPrompt, first: dict[str, Any],
+                          second: dict[str, Any]) -> dict[str, Any]:
+        call = await self.judge.judge(prompt, first["response"], second["response"])
+        row = {"key": key, "judge_spec": self.judge.spec_hash,
+               "prompt_hash": prompt.prompt_hash, "gen_first": first["key"],
+               "gen_second": second["key"],
+               "verdict": call.verdict.label if call.verdict else None,
+               "strength": call.verdict.strength if call.verdict else 0,
+               "raw_output": call.raw_output, "error": call.error, "reasked": call.reasked,
+               "latency": call.latency, "prompt_tokens": call.prompt_tokens,
+               "completion_tokens": call.completion_tokens}
+        self.judgments[key] = row
+        self.writer.add(Judgment, row)
+        self.judge_counts["failed" if call.error else "judged"] += 1
+        return row
 
     def _window(self) -> int:
         """Prompts in flight at once. Enough to keep every endpoint busy (a prompt needs one

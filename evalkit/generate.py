@@ -6,12 +6,12 @@ one request. Results go to the store through the group-commit writer as they com
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from typing import Any
 
 from .backends.checkpoints import CheckpointBackend
 from .pools import PoolPrompt
+from .singleflight import SingleFlight
 from .store.models import Generation
 from .store.writer import BatchWriter
 
@@ -22,7 +22,7 @@ class Generator:
         self.backend = backend
         self.writer = writer
         self.cache = cache
-        self._inflight: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._flight: SingleFlight[dict[str, Any]] = SingleFlight()
         self.counts: Counter[str] = Counter()
 
     async def get(self, prompt: PoolPrompt, sample: int) -> dict[str, Any]:
@@ -31,25 +31,17 @@ class Generator:
         if row is not None and row.get("error") is None:
             self.counts["cached"] += 1
             return row
-        if key in self._inflight:
-            return await self._inflight[key]
-        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = fut
-        try:
-            done = await self.backend.answer(prompt, sample)
-            row = {"key": key, "checkpoint_spec": self.backend.config.spec_hash,
-                   "prompt_hash": prompt.prompt_hash, "sample": sample,
-                   "response": done.text, "error": done.error,
-                   "finish_reason": done.finish_reason, "prompt_tokens": done.prompt_tokens,
-                   "completion_tokens": done.completion_tokens, "latency": done.latency,
-                   "attempts": done.attempts}
-            self.cache[key] = row
-            self.writer.add(Generation, row)
-            self.counts["failed" if done.error else "generated"] += 1
-            fut.set_result(row)
-            return row
-        except BaseException as exc:
-            fut.cancel() if isinstance(exc, asyncio.CancelledError) else fut.set_exception(exc)
-            raise
-        finally:
-            del self._inflight[key]
+        return await self._flight.do(key, lambda: self._generate(key, prompt, sample))
+
+    async def _generate(self, key: str, prompt: PoolPrompt, sample: int) -> dict[str, Any]:
+        done = await self.backend.answer(prompt, sample)
+        row = {"key": key, "checkpoint_spec": self.backend.config.spec_hash,
+               "prompt_hash": prompt.prompt_hash, "sample": sample,
+               "response": done.text, "error": done.error,
+               "finish_reason": done.finish_reason, "prompt_tokens": done.prompt_tokens,
+               "completion_tokens": done.completion_tokens, "latency": done.latency,
+               "attempts": done.attempts}
+        self.cache[key] = row
+        self.writer.add(Generation, row)
+        self.counts["failed" if done.error else "generated"] += 1
+        return row

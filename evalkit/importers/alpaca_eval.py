@@ -39,11 +39,11 @@ from typing import Any
 
 from ..errors import InputError
 from ..pools import PoolPrompt
+from ._common import PathLike, _At, _kind, _prompt
 from .bundle import ImportBundle, ImportedJudgment
 
 __all__ = ["prompt_id_for", "read_alpaca_eval", "write_alpaca_eval"]
 
-PathLike = str | os.PathLike[str]
 
 _OUTPUT_KEYS = ("instruction", "output", "generator")
 _ANNOTATION_KEYS = ("instruction", "output_1", "generator_1", "output_2", "generator_2",
@@ -80,16 +80,6 @@ def read_alpaca_eval(
                         judgments=reader.judgments, extra=extra)
 
 
-class _At:
-    """A place in a file, to build located errors."""
-
-    def __init__(self, path: str, line: int | None) -> None:
-        self.path, self.line = path, line
-
-    def error(self, field: str | None, message: str) -> InputError:
-        return InputError(message, path=self.path, line=self.line, field=field)
-
-
 def _json_items(path: PathLike) -> list[tuple[int, dict[str, Any], _At]]:
     """The objects of a JSON array file, numbered from 1."""
     src = str(path)
@@ -114,15 +104,6 @@ def _json_items(path: PathLike) -> list[tuple[int, dict[str, Any], _At]]:
                                  f"found {_kind(row)}")
         items.append((number, row, at))
     return items
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    names = {dict: "object", list: "array", str: "string", type(None): "null"}
-    return names.get(type(value), type(value).__name__)
 
 
 def _text(row: dict[str, Any], key: str, at: _At, *, empty_ok: bool = True) -> str:
@@ -269,13 +250,6 @@ def write_alpaca_eval(bundle: ImportBundle, out_dir: PathLike) -> tuple[Path, Pa
 
 def _dump(path: Path, rows: list[dict[str, Any]]) -> None:
     path.write_text(json.dumps(rows, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-
-
-def _prompt(prompts: dict[str, PoolPrompt], pid: str) -> PoolPrompt:
-    if pid not in prompts:
-        raise InputError(f"prompt id '{pid}' has outputs or judgments but is not among the "
-                         "bundle's prompts")
-    return prompts[pid]
 
 
 def _instruction(prompt: PoolPrompt) -> str:

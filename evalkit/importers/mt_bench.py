@@ -29,7 +29,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,23 +36,27 @@ from typing import Any
 
 from ..errors import InputError
 from ..pools import PoolPrompt
-from .arena_hard import (  # shared JSON-lines helpers
+from ._common import (
+    PathLike,
     _At,
+    _file_name,
     _get,
+    _id_value,
     _jsonl,
     _kind,
     _list,
     _object,
     _paths,
+    _prompt,
     _text,
-    _verdict,
+    _user_text,
     _write_jsonl,
 )
+from .arena_hard import _verdict
 from .bundle import ImportBundle, ImportedJudgment
 
 __all__ = ["MTBenchFiles", "read_mt_bench", "write_mt_bench"]
 
-PathLike = str | os.PathLike[str]
 
 _WINNERS = ("model_1", "model_2", "tie", "error")
 _RECORD_KEYS = ("question_id", "model_1", "model_2", "g1_winner", "g2_winner", "judge",
@@ -308,28 +311,6 @@ def write_mt_bench(bundle: ImportBundle, out_dir: PathLike) -> MTBenchFiles:
     return MTBenchFiles(question_file, answer_files, judgment_files, reference_file)
 
 
-def _file_name(name: str) -> str:
-    return name.replace("/", "_").replace("\\", "_") or "_"
-
-
-def _id_value(pid: str, int_ids: bool) -> str | int:
-    return int(pid) if int_ids else pid
-
-
-def _prompt(prompts: dict[str, PoolPrompt], pid: str) -> PoolPrompt:
-    if pid not in prompts:
-        raise InputError(f"prompt id '{pid}' has outputs, references or judgments but is not "
-                         "among the bundle's prompts")
-    return prompts[pid]
-
-
-def _user_text(prompt: PoolPrompt) -> str:
-    if len(prompt.messages) != 1 or prompt.messages[0].get("role") != "user":
-        raise InputError(f"prompt '{prompt.id}' has {len(prompt.messages)} messages; an "
-                         "MT-Bench turn 1 is a single user message", field="messages")
-    return prompt.messages[0]["content"]
-
-
 def _question_row(prompt: PoolPrompt, shape: dict[str, Any] | None,
                   int_ids: bool) -> dict[str, Any]:
     if shape is None:
@@ -339,7 +320,7 @@ def _question_row(prompt: PoolPrompt, shape: dict[str, Any] | None,
             shape["reference"] = [None]
     row = copy.deepcopy(shape)
     row["question_id"] = _id_value(prompt.id, int_ids)
-    row["turns"][0] = _user_text(prompt)
+    row["turns"][0] = _user_text(prompt, "an MT-Bench turn 1")
     if "category" in row and "category" in prompt.tags:
         row["category"] = prompt.tags["category"]
     reference = row.get("reference")

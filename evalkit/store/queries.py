@@ -181,15 +181,20 @@ def _chunks(items: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
         yield items[i:i + size]
 
 
-def load_generations(engine: Engine, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Stored generations by key (successful and failed ones)."""
-    table = Generation.__table__  # type: ignore[attr-defined]
+def rows_by_key(engine: Engine, model: type, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Stored rows of a table keyed by ``key`` (generations, judgments), by key."""
+    table = model.__table__  # type: ignore[attr-defined]
     out: dict[str, dict[str, Any]] = {}
     with engine.connect() as conn:
         for chunk in _chunks(list(keys)):
             for row in conn.execute(sa_select(table).where(table.c.key.in_(chunk))).mappings():
                 out[row["key"]] = dict(row)
     return out
+
+
+def load_generations(engine: Engine, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Stored generations by key (successful and failed ones)."""
+    return rows_by_key(engine, Generation, keys)
 
 
 def generations_by_prompt(engine: Engine, spec_hash: str, prompt_hashes: Sequence[str]
@@ -235,13 +240,7 @@ def judgments_for_prompts(engine: Engine, judge_spec: str,
 
 
 def judgments_by_key(engine: Engine, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-    table = Judgment.__table__  # type: ignore[attr-defined]
-    out: dict[str, dict[str, Any]] = {}
-    with engine.connect() as conn:
-        for chunk in _chunks(list(keys)):
-            for row in conn.execute(sa_select(table).where(table.c.key.in_(chunk))).mappings():
-                out[row["key"]] = dict(row)
-    return out
+    return rows_by_key(engine, Judgment, keys)
 
 
 # ---- imports -------------------------------------------------------------------------------
