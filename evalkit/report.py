@@ -107,3 +107,16 @@ def _length_line(lc: dict[str, Any] | None) -> str:
     lo, hi = lc["ci"]
     return (f"length-controlled win rate: {lc['win_rate']:.3f} [{lo:.3f}, {hi:.3f}] "
             "(at equal response length)")
+
+
+def items_table(rows: list[dict[str, Any]]) -> Any:
+    from rich.table import Table
+
+    table = Table("prompt", "sample", "outcome", "score", "candidate shown first",
+                  "baseline shown first", title="Per prompt (verdicts name positions: A = "
+                  "shown first)", title_justify="left")
+    for r in rows:
+        score = "—" if r["score"] is None else f"{r['score']:.3g}"
+        table.add_row(r["item_id"], str(r["sample"]), r["outcome"], score,
+                      r["verdict_candidate_first"] or "—", r["verdict_baseline_first"] or "—")
+    return table

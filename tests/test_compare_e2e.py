@@ -46,6 +46,12 @@ def test_compare_reports_counts_ci_tags_and_stores_the_record(serve, project: Pa
 
     stored = cli_json(["show", out["comparison_id"]], project)
     assert stored["overall"] == o
+    with_items = cli_json(["show", out["comparison_id"][:8], "--items"], project)
+    assert len(with_items["items"]) == N
+    for it in with_items["items"]:  # the combined outcome follows from the two raw verdicts
+        pair = (it["verdict_candidate_first"], it["verdict_baseline_first"])
+        expected = {("A", "B"): "win", ("B", "A"): "loss"}.get(pair, "tie")
+        assert it["outcome"] == expected
     db = sqlite3.connect(project / "evalkit.db")
     (items,) = db.execute("select count(*) from comparisonitem where comparison_id=?",
                           (out["comparison_id"],)).fetchone()

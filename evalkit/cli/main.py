@@ -271,22 +271,29 @@ def init(
 @app.command()
 def show(
     comparison_id: Annotated[str, typer.Argument(help="comparison id (or a prefix)")],
+    items: Annotated[bool, typer.Option("--items", help="also list every prompt's outcome "
+                                        "and both raw verdicts")] = False,
     config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
-    """Print a stored comparison."""
+    """Print a stored comparison (with --items: per prompt, both orders' verdicts)."""
     from ..errors import ConfigError
-    from ..report import footer, summary_table
-    from ..store.queries import get_comparison
+    from ..report import footer, items_table, summary_table
+    from ..store.queries import comparison_item_verdicts, get_comparison
 
-    row = get_comparison(_engine(db, config), comparison_id)
+    engine = _engine(db, config)
+    row = get_comparison(engine, comparison_id)
     if row is None:
         raise ConfigError(f"no comparison '{comparison_id}' in the store")
     summary = json.loads(row["summary_json"])
+    rows = comparison_item_verdicts(engine, row["id"]) if items else None
     if as_json:
-        _print_json(summary)
+        _print_json({**summary, "items": rows} if items else summary)
         return
-    _console().print(summary_table(summary))
-    _console().print(footer(summary), style="dim", highlight=False)
+    console = _console()
+    console.print(summary_table(summary))
+    console.print(footer(summary), style="dim", highlight=False)
+    if rows is not None:
+        console.print(items_table(rows))
 
 
 @app.command("comparisons")

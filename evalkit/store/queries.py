@@ -286,6 +286,23 @@ def comparison_items(engine: Engine, comparison_id: str) -> list[dict[str, Any]]
         return [dict(r) for r in conn.execute(q).mappings()]
 
 
+def comparison_item_verdicts(engine: Engine, comparison_id: str) -> list[dict[str, Any]]:
+    """Per prompt and sample: the outcome for the candidate and both positional verdicts."""
+    sql = """
+        SELECT ci.position, ci.sample, ci.item_id, ci.outcome, ci.strength, ci.score,
+               jc.verdict, jc.preference, jb.verdict, jb.preference
+        FROM comparisonitem ci
+        LEFT JOIN judgment jc ON jc.key = ci.judgment_cand_first
+        LEFT JOIN judgment jb ON jb.key = ci.judgment_base_first
+        WHERE ci.comparison_id = :cid ORDER BY ci.position, ci.sample"""
+    with engine.connect() as conn:
+        rows = conn.execute(text(sql), {"cid": comparison_id}).all()
+    return [{"position": r[0], "sample": r[1], "item_id": r[2], "outcome": r[3],
+             "strength": r[4], "score": r[5], "verdict_candidate_first": r[6],
+             "preference_candidate_first": r[7], "verdict_baseline_first": r[8],
+             "preference_baseline_first": r[9]} for r in rows]
+
+
 def list_comparisons(engine: Engine, pool_name: str | None = None) -> list[dict[str, Any]]:
     with Session(engine) as s:
         q = select(Comparison, Pool.name, Pool.version).join(Pool,
