@@ -149,6 +149,7 @@ class Comparer:
                "gen_second": second["key"],
                "verdict": call.verdict.label if call.verdict else None,
                "strength": call.verdict.strength if call.verdict else 0,
+               "preference": getattr(call, "preference", None),
                "raw_output": call.raw_output, "error": call.error, "reasked": call.reasked,
                "latency": call.latency, "prompt_tokens": call.prompt_tokens,
                "completion_tokens": call.completion_tokens}

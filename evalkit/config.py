@@ -94,11 +94,15 @@ class JudgeConfig:
     template: str = "pairwise"
     both_orders: bool = True
     reask_invalid: bool = True
+    verdict: str = "text"  # "text": parse [[A]]/[[B]]; "logprobs": soft, from token logprobs
 
     def identity(self, template_hash: str) -> dict[str, Any]:
-        return {"backend": self.backend, "name": self.name, "model": self.endpoint.model,
-                "sampling": asdict(self.sampling),
-                "template": template_hash, "reask_invalid": self.reask_invalid}
+        ident = {"backend": self.backend, "name": self.name, "model": self.endpoint.model,
+                 "sampling": asdict(self.sampling),
+                 "template": template_hash, "reask_invalid": self.reask_invalid}
+        if self.verdict != "text":
+            ident["verdict"] = self.verdict
+        return ident
 
 
 @dataclass(frozen=True)
@@ -223,8 +227,12 @@ def parse_judge(name: str, raw: dict[str, Any], where: str = "judges") -> JudgeC
     if backend != "openai":
         raise ConfigError(f"{where}.backend: unknown judge backend '{backend}' (openai)")
     _check_keys(where, raw, _ENDPOINT_KEYS | {"backend", "sampling", "template",
-                                              "both_orders", "reask_invalid"})
+                                              "both_orders", "reask_invalid", "verdict"})
+    verdict = _typed(where, raw.get("verdict", "text"), str, "verdict")
+    if verdict not in ("text", "logprobs"):
+        raise ConfigError(f"{where}.verdict: '{verdict}' is not 'text' or 'logprobs'")
     return JudgeConfig(
+        verdict=verdict,
         name=name, backend=backend, endpoint=_endpoint(where, raw),
         sampling=_sampling(where, raw.get("sampling"), Sampling(max_tokens=2048)),
         template=_typed(where, raw.get("template", "pairwise"), str, "template"),

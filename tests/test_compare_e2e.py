@@ -256,3 +256,32 @@ def test_bad_input_and_config_errors_are_one_line(serve, project: Path) -> None:
     proc = run_cli(["compare", "x", "x", "--pool", "small"], project, check=False)
     assert proc.returncode == 2 and "base_url" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_logprob_judge_gives_soft_verdicts_kept_unrounded(serve, project: Path) -> None:
+    import math
+
+    srv = serve(make_scenario(strength_b=0.7))
+    write_config(project / "evalkit.toml", srv.base_url,
+                 judge_extra='template = "pairwise_logprob"\nverdict = "logprobs"')
+    out = cli_json(["compare", "base", "cand", "--pool", "small"], project)
+    truth = 1 / (1 + math.exp(-0.7))  # the calibrated scripted judge's P(candidate better)
+    o = out["overall"]
+    assert o["win_rate"] == pytest.approx(truth, abs=1e-9)
+    assert o["wins"] == N and o["invalid"] == 0
+    db = sqlite3.connect(project / "evalkit.db")
+    prefs = sorted({round(r[0], 12) for r in db.execute("select preference from judgment")})
+    assert prefs == [round(1 - truth, 12), round(truth, 12)]
+    (calls,) = db.execute("select count(*) from judgment where raw_output in ('A','B')"
+                          ).fetchone()
+    assert calls == 2 * N
+
+
+def test_preference_from_logprobs_reads_letter_variants() -> None:
+    import math
+
+    from evalkit.judging.pairwise import preference_from_logprobs
+
+    lp = {" A": math.log(0.2), "B": math.log(0.5), "b": math.log(0.1), "C": math.log(0.2)}
+    assert preference_from_logprobs(lp) == pytest.approx(0.6 / 0.8)
+    assert preference_from_logprobs({"Sure": -0.1}) is None

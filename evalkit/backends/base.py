@@ -14,6 +14,7 @@ class Completion:
     completion_tokens: int | None = None
     latency: float | None = None
     attempts: int = 1
+    first_token_logprobs: dict[str, float] | None = None  # token -> logprob, when requested
 
     @property
     def ok(self) -> bool:

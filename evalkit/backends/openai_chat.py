@@ -109,8 +109,20 @@ def _parse_ok(raw: bytes, latency: float, attempts: int) -> Completion:
         return Completion(text=text, finish_reason=choice.get("finish_reason"),
                           prompt_tokens=usage.get("prompt_tokens"),
                           completion_tokens=usage.get("completion_tokens"),
-                          latency=latency, attempts=attempts)
+                          latency=latency, attempts=attempts,
+                          first_token_logprobs=_first_token_logprobs(choice))
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         return Completion(text=None, error="malformed response: "
                           + raw[:200].decode("utf-8", "replace"), latency=latency,
                           attempts=attempts)
+
+
+def _first_token_logprobs(choice: dict[str, Any]) -> dict[str, float] | None:
+    """``{token: logprob}`` of the first generated token's alternatives (OpenAI format)."""
+    content = (choice.get("logprobs") or {}).get("content")
+    if not content:
+        return None
+    first = content[0]
+    found = {str(t["token"]): float(t["logprob"]) for t in first.get("top_logprobs") or []}
+    found.setdefault(str(first.get("token", "")), float(first.get("logprob", -1e9)))
+    return found

@@ -3,6 +3,7 @@ verdict cannot be read."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..backends.base import Completion
@@ -27,6 +28,7 @@ class JudgeCall:
     latency: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    preference: float | None = None  # soft verdict: P(second shown is better)
 
 
 class PairwiseJudge:
@@ -49,6 +51,8 @@ class PairwiseJudge:
     async def judge(self, prompt: PoolPrompt, first: str, second: str) -> JudgeCall:
         messages = self.template.render(prompt.messages, first, second, prompt.reference)
         params = self.config.sampling.request_params()
+        if self.config.verdict == "logprobs":
+            return await self._soft(messages, params)
         done = await self.client.chat(messages, **params)
         if not done.ok:
             return JudgeCall(None, None, error=done.error, latency=done.latency)
@@ -68,8 +72,37 @@ class PairwiseJudge:
                          completion_tokens=_add(done.completion_tokens,
                                                 again.completion_tokens))
 
+    async def _soft(self, messages: list[dict[str, str]], params: dict) -> JudgeCall:
+        """A soft verdict from the log-probabilities of the judge's one-token answer."""
+        done = await self.client.chat(messages, **{**params, "max_tokens": 1, "logprobs": True,
+                                                    "top_logprobs": 10})
+        if not done.ok:
+            return JudgeCall(None, None, error=done.error, latency=done.latency)
+        pref = preference_from_logprobs(done.first_token_logprobs or {})
+        if pref is None:
+            verdict = Verdict("invalid", 0)
+        else:
+            verdict = (Verdict("B", 1) if pref > 0.5 else Verdict("A", 1) if pref < 0.5
+                       else Verdict("tie", 0))
+        call = _call(verdict, done)
+        return JudgeCall(call.verdict, call.raw_output, latency=call.latency,
+                         prompt_tokens=call.prompt_tokens,
+                         completion_tokens=call.completion_tokens, preference=pref)
+
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def preference_from_logprobs(logprobs: dict[str, float]) -> float | None:
+    """P(B) / (P(A) + P(B)) over the first token's alternatives ("A", " A", "a" … count as A);
+    None when neither letter is among them."""
+    mass = {"A": 0.0, "B": 0.0}
+    for token, lp in logprobs.items():
+        letter = token.strip().strip("[]*").upper()
+        if letter in mass:
+            mass[letter] += math.exp(lp)
+    total = mass["A"] + mass["B"]
+    return None if total <= 0 else mass["B"] / total
 
 
 def _add(a: int | None, b: int | None) -> int | None:

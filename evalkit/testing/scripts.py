@@ -150,6 +150,21 @@ class JudgeScript:
         label = {"x": "A", "y": "B", "tie": "tie"}[result]
         return self._render(label, uniform(self.seed, pkey, "strong") < self.strong_prob)
 
+    def soft_verdict(self, messages: list[dict]) -> tuple[str, float] | None:
+        """A calibrated judge read through log-probabilities: P(second shown is better) =
+        sigmoid(s_second - s_first) (times 1 - position_bias, a pull towards A). Returns
+        (the likelier letter, that probability), or None when it cannot find two answers."""
+        text = next((str(m["content"]) for m in messages if m.get("role") == "user"), "")
+        found = MARKER_RE.findall(text)
+        if len(found) < 2:
+            return None
+        (model_a, _), (model_b, _) = found[0], found[1]
+        strengths = next((o["strengths"] for o in self.overrides if o["contains"] in text),
+                         self.strengths)
+        p_b = sigmoid(strengths.get(model_b, 0.0) - strengths.get(model_a, 0.0))
+        p_b *= 1 - self.position_bias
+        return ("B" if p_b > 0.5 else "A"), p_b
+
     def _by_length(self, text: str, reask: bool) -> str:
         replies = REPLY_RE.findall(text)
         if len(replies) != 2:

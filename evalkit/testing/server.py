@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import threading
 import time
 from collections import Counter, defaultdict
@@ -203,7 +204,18 @@ class ScriptedServer:
             if failures.retry_after is not None:
                 extra["Retry-After"] = f"{failures.retry_after:g}"
             return failures.status, _error("scripted failure", "server_error"), extra
-        if isinstance(script, JudgeScript):
+        logprobs = None
+        if isinstance(script, JudgeScript) and req.get("logprobs"):
+            soft = script.soft_verdict(messages)
+            text, finish = ("?", "stop") if soft is None else (soft[0], "length")
+            if soft is not None:
+                p_b = min(max(soft[1], 1e-12), 1 - 1e-12)
+                top = [{"token": "A", "logprob": math.log(1 - p_b)},
+                       {"token": "B", "logprob": math.log(p_b)}]
+                logprobs = {"content": [{"token": text, "logprob": max(t["logprob"]
+                                                                         for t in top),
+                                         "top_logprobs": top}]}
+        elif isinstance(script, JudgeScript):
             text, finish = script.verdict(messages), "stop"
         else:
             text, finish = script.answer(messages, req.get("max_tokens"))
@@ -215,7 +227,7 @@ class ScriptedServer:
         return 200, {
             "id": "chatcmpl-" + key[-16:], "object": "chat.completion",
             "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "finish_reason": finish,
+            "choices": [{"index": 0, "finish_reason": finish, "logprobs": logprobs,
                          "message": {"role": "assistant", "content": text}}],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},
