@@ -11,7 +11,7 @@ from evalkit.judging.parse import parse_verdict
 from evalkit.judging.templates import JudgeTemplate, available_templates, load_template
 from evalkit.resources import data_dir
 
-SHIPPED = ["graded", "pairwise"]
+SHIPPED = ["graded", "pairwise", "pairwise_logprob"]
 
 SINGLE = ({"role": "user", "content": "What is the capital of France?"},)
 MULTI = (
@@ -57,7 +57,7 @@ def test_available_templates_lists_the_shipped_ones() -> None:
 def test_shipped_templates_load(name: str) -> None:
     template = load_template(name)
     assert template.name == name
-    assert template.format == name
+    assert template.format == ("pairwise" if name == "pairwise_logprob" else name)
     assert template.system.strip()
     assert Path(template.source) == data_dir("judges") / f"{name}.toml"
     assert len(template.text_hash) == 32
