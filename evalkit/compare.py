@@ -241,11 +241,14 @@ class Comparer:
                          / len(valid))
         if len(scores) < 3:
             return None
-        lc = stats.length_controlled_win_rate(scores, len_c, len_b, n_boot=1000,
+        # each resample refits the model, so resamples cost O(n): 1,000 for small pools,
+        # fewer (never under 250) for large ones
+        n_boot = min(1000, max(250, 500_000 // len(scores)))
+        lc = stats.length_controlled_win_rate(scores, len_c, len_b, n_boot=n_boot,
                                               seed=self.options.seed,
                                               level=self.options.ci_level)
         return {"win_rate": lc["lc_win_rate"], "ci": lc["lc_ci"], "slope": lc["slope"],
-                "slope_ci": lc["slope_ci"], "n": lc["n"],
+                "slope_ci": lc["slope_ci"], "n": lc["n"], "n_boot": n_boot,
                 "method": "logistic fit of outcome on tanh(standardised length difference); "
                           "win rate at zero difference; prompt bootstrap, refit per resample"}
 
