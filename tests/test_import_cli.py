@@ -63,7 +63,7 @@ def test_arena_hard_answers_become_three_checkpoints_judged_and_ranked(serve,
               "--limit", str(limit)], tmp_path)
     board = cli_json(["leaderboard", "--pool", "arena_hard"], tmp_path)
     assert {r["checkpoint"] for r in board["ratings"]} == set(MODELS)
-    lengths = {m: np.mean([len(texts[m][u]) for u in uids]) for m in MODELS}
+    lengths = {m: np.mean([len(t) for t in texts[m].values()]) for m in MODELS}
     for r in board["ratings"]:
         assert r["avg_length"] == pytest.approx(lengths[r["checkpoint"]])
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 
@@ -130,6 +131,8 @@ class Comparison(SQLModel, table=True):
 
 class ComparisonItem(SQLModel, table=True):
     """Per prompt and sample: the two judgments and the combined outcome for the candidate."""
+
+    __table_args__ = (Index("ix_comparisonitem_item", "comparison_id", "item_id", "sample"),)
 
     comparison_id: str = Field(foreign_key="comparison.id", primary_key=True)
     position: int = Field(primary_key=True)

@@ -368,23 +368,26 @@ def outcome_counts(engine: Engine, comparison_ids: Sequence[str]) -> dict[str, d
 
 
 def average_lengths(engine: Engine, comparison_ids: Sequence[str]) -> dict[str, float]:
-    """Mean response length (characters) of each checkpoint over the given comparisons."""
-    sql = """
-        SELECT name, AVG(LENGTH(g.response)) FROM (
-            SELECT c.baseline AS name, ci.gen_baseline AS gen FROM comparisonitem ci
-              JOIN comparison c ON c.id = ci.comparison_id WHERE c.id IN ({ids})
-            UNION
-            SELECT c.candidate AS name, ci.gen_candidate AS gen FROM comparisonitem ci
-              JOIN comparison c ON c.id = ci.comparison_id WHERE c.id IN ({ids})
-        ) AS u JOIN generation g ON g.key = u.gen
-        WHERE g.response IS NOT NULL GROUP BY name"""
+    """Mean response length (characters) of each checkpoint over the pools' prompts of the
+    given comparisons (sample 0 and up; generations of the checkpoint specs compared)."""
     ids = list(comparison_ids)
     if not ids:
         return {}
     marks = ", ".join(f":i{k}" for k in range(len(ids)))
     params = {f"i{k}": v for k, v in enumerate(ids)}
+    sql = f"""
+        SELECT ck.name, AVG(LENGTH(g.response)) FROM generation g
+        JOIN checkpoint ck ON ck.spec_hash = g.checkpoint_spec
+        WHERE g.response IS NOT NULL
+          AND g.checkpoint_spec IN (
+              SELECT baseline_spec FROM comparison WHERE id IN ({marks})
+              UNION SELECT candidate_spec FROM comparison WHERE id IN ({marks}))
+          AND g.prompt_hash IN (
+              SELECT prompt_hash FROM poolitem WHERE pool_id IN (
+                  SELECT pool_id FROM comparison WHERE id IN ({marks})))
+        GROUP BY ck.name"""
     with engine.connect() as conn:
-        return {r[0]: float(r[1]) for r in conn.execute(text(sql.format(ids=marks)), params)}
+        return {r[0]: float(r[1]) for r in conn.execute(text(sql), params)}
 
 
 # ---- baselines and gate runs ---------------------------------------------------------------
