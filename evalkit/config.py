@@ -9,7 +9,6 @@ is served, concurrency, timeouts, key names). See docs/caching.md.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 from .errors import ConfigError
 from .gate.policy import GatePolicy, parse_gate
 from .hashing import content_hash
+from .tomlfile import read_toml
 
 CONFIG_NAME = "evalkit.toml"
 DEFAULT_STORE_URL = "sqlite:///evalkit.db"
@@ -291,12 +291,5 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
             return Config()
         path = CONFIG_NAME
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: config file not found")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: {exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not valid UTF-8") from None
+    data = read_toml(p)
     return parse_config(data, str(p))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..tomlfile import read_toml
 
 CORRECTIONS = ("holm", "bh", "none")
 
@@ -103,12 +103,7 @@ def load_gate_policy(config_path: str | None, policy_file: str | None = None) ->
     if path is None:
         return GatePolicy()
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{p}: gate policy file not found")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: {exc}") from None
+    data = read_toml(p, "gate policy file")
     raw = data.get("gate", data if policy_file else {})
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: gate: expected a table")

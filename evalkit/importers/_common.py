@@ -111,6 +111,13 @@ def _list(value: Any, at: _At, field: str) -> list[Any]:
     return value
 
 
+def _optional_text(obj: dict[str, Any], key: str, at: _At) -> str | None:
+    value = obj.get(key)
+    if value is not None and not isinstance(value, str):
+        raise at.error(key, f"wrong type: expected a string or null, found {_kind(value)}")
+    return value
+
+
 def _prompt(prompts: dict[str, PoolPrompt], pid: str) -> PoolPrompt:
     if pid not in prompts:
         raise InputError(f"prompt id '{pid}' has outputs, references or judgments but is not "
@@ -124,3 +131,22 @@ def _user_text(prompt: PoolPrompt, what: str) -> str:
         raise InputError(f"prompt '{prompt.id}' has {len(prompt.messages)} messages; {what} "
                          "is a single user turn", field="messages")
     return prompt.messages[0]["content"]
+
+
+def _write_questions_and_answers(out: Path, bundle: Any, extra: dict[str, Any], int_ids: bool,
+                                 question_row: Any, answer_row: Any) -> tuple[Path, list[Path]]:
+    """question.jsonl and model_answer/<model>.jsonl, as Arena-Hard and MT-Bench lay them out;
+    ``question_row`` / ``answer_row`` build one record in the format's shape."""
+    prompts = {p.id: p for p in bundle.prompts}
+    question_file = out / "question.jsonl"
+    _write_jsonl(question_file, [
+        question_row(p, extra.get("questions", {}).get(p.id), int_ids) for p in bundle.prompts])
+    answer_files = []
+    for model, answers in bundle.outputs.items():
+        shapes = extra.get("answers", {}).get(model, {})
+        rows = [answer_row(_prompt(prompts, pid), model, text, shapes.get(pid), int_ids)
+                for pid, text in answers.items()]
+        path = out / "model_answer" / f"{_file_name(model)}.jsonl"
+        _write_jsonl(path, rows)
+        answer_files.append(path)
+    return question_file, answer_files

@@ -39,7 +39,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..pools import PoolPrompt
-from ._common import PathLike, _At, _kind, _prompt
+from ._common import PathLike, _At, _kind, _optional_text, _prompt
 from .bundle import ImportBundle, ImportedJudgment
 
 __all__ = ["prompt_id_for", "read_alpaca_eval", "write_alpaca_eval"]
@@ -114,13 +114,6 @@ def _text(row: dict[str, Any], key: str, at: _At, *, empty_ok: bool = True) -> s
         raise at.error(key, f"wrong type: expected a string, found {_kind(value)}")
     if not empty_ok and not value.strip():
         raise at.error(key, "empty string")
-    return value
-
-
-def _optional_text(row: dict[str, Any], key: str, at: _At) -> str | None:
-    value = row.get(key)
-    if value is not None and not isinstance(value, str):
-        raise at.error(key, f"wrong type: expected a string or null, found {_kind(value)}")
     return value
 
 

@@ -49,10 +49,10 @@ from ._common import (
     _list,
     _object,
     _paths,
-    _prompt,
     _text,
     _user_text,
     _write_jsonl,
+    _write_questions_and_answers,
 )
 from .bundle import ImportBundle, ImportedJudgment
 
@@ -287,20 +287,8 @@ def write_arena_hard(bundle: ImportBundle, out_dir: PathLike) -> ArenaHardFiles:
     own = bundle.source == "arena_hard"
     extra = bundle.extra if own else {}
     int_ids = bool(extra.get("int_ids", False))
-    prompts = {p.id: p for p in bundle.prompts}
-
-    question_file = out / "question.jsonl"
-    _write_jsonl(question_file, [
-        _question_row(p, extra.get("questions", {}).get(p.id), int_ids) for p in bundle.prompts])
-
-    answer_files = []
-    for model, answers in bundle.outputs.items():
-        shapes = extra.get("answers", {}).get(model, {})
-        rows = [_answer_row(_prompt(prompts, pid), model, text, shapes.get(pid), int_ids)
-                for pid, text in answers.items()]
-        path = out / "model_answer" / f"{_file_name(model)}.jsonl"
-        _write_jsonl(path, rows)
-        answer_files.append(path)
+    question_file, answer_files = _write_questions_and_answers(
+        out, bundle, extra, int_ids, _question_row, _answer_row)
 
     by_file: dict[Path, list[dict[str, Any]]] = {}
     for judge, model, row in _judgment_rows(bundle.judgments, own, int_ids):

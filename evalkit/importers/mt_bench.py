@@ -46,11 +46,13 @@ from ._common import (
     _kind,
     _list,
     _object,
+    _optional_text,
     _paths,
     _prompt,
     _text,
     _user_text,
     _write_jsonl,
+    _write_questions_and_answers,
 )
 from .arena_hard import _verdict
 from .bundle import ImportBundle, ImportedJudgment
@@ -112,13 +114,6 @@ def _question_id(row: dict[str, Any], at: _At) -> tuple[str, bool]:
         raise at.error("question_id", f"wrong type: expected an integer or a non-empty string, "
                                       f"found {_kind(value)}")
     return value, False
-
-
-def _optional_text(obj: dict[str, Any], key: str, at: _At) -> str | None:
-    value = obj.get(key)
-    if value is not None and not isinstance(value, str):
-        raise at.error(key, f"wrong type: expected a string or null, found {_kind(value)}")
-    return value
 
 
 class _Reader:
@@ -282,18 +277,8 @@ def write_mt_bench(bundle: ImportBundle, out_dir: PathLike) -> MTBenchFiles:
     int_ids = bool(extra.get("int_ids", False))
     prompts = {p.id: p for p in bundle.prompts}
 
-    question_file = out / "question.jsonl"
-    _write_jsonl(question_file, [
-        _question_row(p, extra.get("questions", {}).get(p.id), int_ids) for p in bundle.prompts])
-
-    answer_files = []
-    for model, answers in bundle.outputs.items():
-        shapes = extra.get("answers", {}).get(model, {})
-        rows = [_answer_row(_prompt(prompts, pid), model, text, shapes.get(pid), int_ids)
-                for pid, text in answers.items()]
-        path = out / "model_answer" / f"{_file_name(model)}.jsonl"
-        _write_jsonl(path, rows)
-        answer_files.append(path)
+    question_file, answer_files = _write_questions_and_answers(
+        out, bundle, extra, int_ids, _question_row, _answer_row)
 
     reference_file = None
     if extra.get("reference_answers"):
