@@ -57,8 +57,8 @@ def store_bundle(engine: Engine, bundle: ImportBundle, *, compare: bool = True
     judgment_rows = []
     for j in bundle.judgments:
         prompt = _prompt(by_id, j.prompt_id, f"judgment by {j.judge}")
-        first = _answer(bundle, j.model_first, j.prompt_id)
-        second = _answer(bundle, j.model_second, j.prompt_id)
+        first = bundle.answer(j.model_first, j.prompt_id)
+        second = bundle.answer(j.model_second, j.prompt_id)
         key = judgment_key(judges[j.judge].spec_hash, prompt, first, second)
         order.append(key)
         label, strength = _verdict(j)
@@ -124,13 +124,6 @@ def _prompt(by_id: dict[str, PoolPrompt], pid: str, what: str) -> PoolPrompt:
         raise InputError(f"{what}: prompt id '{pid}' is not among the imported prompts")
     return by_id[pid]
 
-
-def _answer(bundle: ImportBundle, model: str, pid: str) -> str:
-    text = bundle.outputs.get(model, {}).get(pid)
-    if text is None:
-        raise InputError(f"a judgment refers to model '{model}' on prompt '{pid}', which has "
-                         "no output in the imported files")
-    return text
 
 
 def _verdict(j: ImportedJudgment) -> tuple[str, int]:

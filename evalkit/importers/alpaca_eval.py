@@ -259,20 +259,13 @@ def _output_row(prompts: dict[str, PoolPrompt], bundle: ImportBundle, generator:
             "output": bundle.outputs[generator][pid], "generator": generator, **fields}
 
 
-def _answer(bundle: ImportBundle, model: str, pid: str) -> str:
-    text = bundle.outputs.get(model, {}).get(pid)
-    if text is None:
-        raise InputError(f"a judgment compares model '{model}' on prompt '{pid}', which has no "
-                         "output in the bundle")
-    return text
-
 
 def _annotation_row(prompts: dict[str, PoolPrompt], bundle: ImportBundle,
                     j: ImportedJudgment) -> dict[str, Any]:
     extra = dict(j.extra) if bundle.source == "alpaca_eval" else {}
-    first = extra.pop("output_1") if "output_1" in extra else _answer(bundle, j.model_first,
+    first = extra.pop("output_1") if "output_1" in extra else bundle.answer(j.model_first,
                                                                         j.prompt_id)
-    second = extra.pop("output_2") if "output_2" in extra else _answer(bundle, j.model_second,
+    second = extra.pop("output_2") if "output_2" in extra else bundle.answer(j.model_second,
                                                                          j.prompt_id)
     row: dict[str, Any] = {
         "instruction": _instruction(_prompt(prompts, j.prompt_id)),

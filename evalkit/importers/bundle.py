@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import InputError
 from ..pools import PoolPrompt
 
 
@@ -42,3 +43,11 @@ class ImportBundle:
     outputs: dict[str, dict[str, str]]            # model -> prompt id -> response text
     judgments: list[ImportedJudgment] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def answer(self, model: str, prompt_id: str) -> str:
+        """The model's output for a prompt; a judgment naming a missing one is bad input."""
+        text = self.outputs.get(model, {}).get(prompt_id)
+        if text is None:
+            raise InputError(f"a judgment refers to model '{model}' on prompt '{prompt_id}', "
+                             "which has no output in the imported files")
+        return text
