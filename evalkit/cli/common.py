@@ -1,0 +1,49 @@
+"""Shared pieces of the command modules: common options, config and store loading, output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="evalkit.toml to use "
+                                                "(default: ./evalkit.toml if present)")]
+DbOpt = Annotated[str | None, typer.Option("--db", help="store: a SQLite file path or any "
+                                           "SQLAlchemy URL (overrides [store] url)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object")]
+
+
+def _store_url(db: str | None, config: Any) -> str:
+    if db is None:
+        return config.store_url
+    return db if "://" in db else f"sqlite:///{Path(db).resolve()}"
+
+
+def _config(path: Path | None) -> Any:
+    from ..config import load_config
+
+    return load_config(path)
+
+
+def _engine(db: str | None, config_path: Path | None) -> Any:
+    from ..store import make_engine
+
+    return make_engine(_store_url(db, _config(config_path)))
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)
+    return console
+
+

@@ -1,0 +1,183 @@
+"""``evalkit compare``, ``show``, ``comparisons``, ``leaderboard``, ``judge-eval``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import ConfigOpt, DbOpt, JsonOpt, _config, _console, _engine, _print_json, _store_url
+
+app = typer.Typer()
+
+
+@app.command()
+def compare(
+    checkpoints: Annotated[list[str], typer.Argument(
+        help="BASELINE CANDIDATE, or just CANDIDATE with --against", show_default=False)],
+    against: Annotated[str | None, typer.Option(
+        "--against", help="with one checkpoint: 'baseline' (the promoted one), 'previous' "
+        "(the last candidate compared in the pool) or a checkpoint name")] = None,
+    pool: Annotated[str | None, typer.Option("--pool", "-p", help="pool name")] = None,
+    judge: Annotated[str | None, typer.Option("--judge", "-j", help="judge name")] = None,
+    pool_version: Annotated[str | None, typer.Option("--pool-version")] = None,
+    samples: Annotated[int, typer.Option(help="samples per prompt and checkpoint")] = 1,
+    limit: Annotated[int | None, typer.Option(help="only the first N prompts")] = None,
+    seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
+    n_boot: Annotated[int, typer.Option("--n-boot", help="bootstrap resamples")] = 10_000,
+    config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Compare CANDIDATE against BASELINE on a pool: generate, judge both orders, report."""
+    from dataclasses import replace
+
+    from ..compare import CompareOptions, compare_checkpoints
+    from ..errors import ConfigError
+
+    cfg = _config(config)
+    cfg = replace(cfg, store_url=_store_url(db, cfg))
+    pool = pool or cfg.defaults.pool
+    if not pool:
+        raise ConfigError("no pool given; pass --pool NAME or set [defaults] pool")
+    if len(checkpoints) == 2 and against is None:
+        baseline, candidate = checkpoints
+    elif len(checkpoints) == 1 and against is not None:
+        from ..gate.run import resolve_baseline
+        from ..store import make_engine
+
+        candidate = checkpoints[0]
+        baseline = resolve_baseline(make_engine(cfg.store_url), against, pool, candidate)
+    else:
+        raise ConfigError("give BASELINE CANDIDATE, or CANDIDATE --against "
+                          "baseline|previous|NAME")
+    options = CompareOptions(samples=samples, seed=seed, n_boot=n_boot, limit=limit,
+                             progress=not as_json and sys.stderr.isatty())
+    summary = compare_checkpoints(cfg, baseline, candidate, pool=pool, judge=judge,
+                                  pool_version=pool_version, options=options)
+    if as_json:
+        _print_json(summary)
+        return
+    from ..report import footer, summary_table
+
+    console = _console()
+    console.print(summary_table(summary))
+    console.print(footer(summary), style="dim", highlight=False)
+
+
+@app.command()
+def show(
+    comparison_id: Annotated[str, typer.Argument(help="comparison id (or a prefix)")],
+    items: Annotated[bool, typer.Option("--items", help="also list every prompt's outcome "
+                                        "and both raw verdicts")] = False,
+    config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Print a stored comparison (with --items: per prompt, both orders' verdicts)."""
+    from ..errors import ConfigError
+    from ..report import footer, items_table, summary_table
+    from ..store.queries import comparison_item_verdicts, get_comparison
+
+    engine = _engine(db, config)
+    row = get_comparison(engine, comparison_id)
+    if row is None:
+        raise ConfigError(f"no comparison '{comparison_id}' in the store")
+    summary = json.loads(row["summary_json"])
+    rows = comparison_item_verdicts(engine, row["id"]) if items else None
+    if as_json:
+        _print_json({**summary, "items": rows} if items else summary)
+        return
+    console = _console()
+    console.print(summary_table(summary))
+    console.print(footer(summary), style="dim", highlight=False)
+    if rows is not None:
+        console.print(items_table(rows))
+
+
+@app.command("comparisons")
+def comparisons(
+    pool: Annotated[str | None, typer.Option("--pool", "-p")] = None,
+    config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """List stored comparisons."""
+    from ..store.queries import list_comparisons
+
+    rows = list_comparisons(_engine(db, config), pool)
+    out = []
+    for r in rows:
+        o = json.loads(r["summary_json"])["overall"]
+        out.append({"id": r["id"], "created_at": str(r["created_at"]), "pool": r["pool"],
+                    "pool_version": r["pool_version"], "baseline": r["baseline"],
+                    "candidate": r["candidate"], "judge": r["judge"], "n": o["n"],
+                    "win_rate": o["win_rate"], "ci": o["ci"]})
+    if as_json:
+        _print_json(out)
+        return
+    from rich.table import Table
+
+    table = Table("id", "created", "pool", "baseline", "candidate", "judge", "n", "win rate",
+                  "95% CI")
+    for r in out:
+        rate = "—" if r["win_rate"] is None else f"{r['win_rate']:.3f}"
+        ci = "—" if r["ci"] is None else f"[{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]"
+        table.add_row(r["id"], r["created_at"][:19], f"{r['pool']}@{r['pool_version'][:8]}",
+                      r["baseline"], r["candidate"], r["judge"], str(r["n"]), rate, ci)
+    _console().print(table)
+
+
+@app.command()
+def leaderboard(
+    pool: Annotated[str | None, typer.Option("--pool", "-p", help="pool name")] = None,
+    judge: Annotated[str | None, typer.Option("--judge", "-j")] = None,
+    anchor: Annotated[str | None, typer.Option(help="checkpoint fixed at 1000")] = None,
+    rounds: Annotated[int, typer.Option(help="bootstrap rounds")] = 200,
+    seed: Annotated[int, typer.Option()] = 0,
+    config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Bradley–Terry ratings of every checkpoint compared on a pool, with CIs and ranks."""
+    from ..errors import ConfigError
+    from ..leaderboard import build_leaderboard
+
+    cfg = _config(config)
+    pool = pool or cfg.defaults.pool
+    if not pool:
+        raise ConfigError("no pool given; pass --pool NAME or set [defaults] pool")
+    board = build_leaderboard(_engine(db, config), pool, judge, rounds=rounds, seed=seed,
+                              anchor=anchor)
+    if as_json:
+        _print_json(board)
+        return
+    from ..report import leaderboard_tables
+
+    console = _console()
+    for table in leaderboard_tables(board):
+        console.print(table)
+    console.print(board["method"], style="dim", highlight=False)
+
+
+@app.command("judge-eval")
+def judge_eval(
+    judge: Annotated[str, typer.Argument(help="judge name from evalkit.toml")],
+    labels: Annotated[Path, typer.Option("--labels", help="LLMBar-style JSON/JSONL: input, "
+                                         "output_1, output_2, label (1 or 2)")],
+    config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Run a judge on human-labelled pairs in both orders: accuracy, kappa, flip rate, bias."""
+    from dataclasses import replace
+
+    from ..judge_eval import run_judge_eval
+    from ..store import make_engine
+
+    cfg = _config(config)
+    cfg = replace(cfg, store_url=_store_url(db, cfg))
+    result = run_judge_eval(make_engine(cfg.store_url), cfg, judge, str(labels),
+                            progress=not as_json and sys.stderr.isatty())
+    if as_json:
+        _print_json(result)
+        return
+    from ..report import judge_eval_lines
+
+    for line in judge_eval_lines(result):
+        typer.echo(line)
+
+
