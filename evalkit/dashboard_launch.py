@@ -3,10 +3,12 @@ runs. The app binds to 127.0.0.1 unless told otherwise and takes the store from 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+from .redact import mask_url
 from .resources import data_dir
 
 
@@ -21,20 +23,28 @@ def store_arg(db: str) -> str:
     return db if "://" in db else f"sqlite:///{Path(db).expanduser().resolve()}"
 
 
+def _has_password(url: str) -> bool:
+    return mask_url(url) != url
+
+
 def command(db_url: str, host: str = "127.0.0.1", port: int = 8501,
             headless: bool = True) -> list[str]:
-    """The ``python -m streamlit run …`` command line ``launch`` runs."""
-    return [sys.executable, "-m", "streamlit", "run", str(app_path()),
-            "--server.address", host, "--server.port", str(int(port)),
-            "--server.headless", "true" if headless else "false",
-            "--browser.gatherUsageStats", "false",
-            "--", "--db", store_arg(db_url)]
+    """The ``python -m streamlit run …`` command line ``launch`` runs. A store URL with a
+    password is not put on the command line (``ps`` shows it to every user): ``launch`` hands
+    it over in ``EVALKIT_DB`` instead."""
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app_path()),
+           "--server.address", host, "--server.port", str(int(port)),
+           "--server.headless", "true" if headless else "false",
+           "--browser.gatherUsageStats", "false"]
+    url = store_arg(db_url)
+    return cmd if _has_password(url) else [*cmd, "--", "--db", url]
 
 
 def launch(db_url: str, host: str = "127.0.0.1", port: int = 8501,
            headless: bool = True) -> int:
     """Run the dashboard until it stops (Ctrl-C ends it cleanly); returns its exit code."""
-    proc = subprocess.Popen(command(db_url, host, port, headless))
+    env = {**os.environ, "EVALKIT_DB": store_arg(db_url)}
+    proc = subprocess.Popen(command(db_url, host, port, headless), env=env)
     try:
         return proc.wait()
     except KeyboardInterrupt:

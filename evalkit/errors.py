@@ -3,7 +3,8 @@
     EvalkitError            base class; the CLI prints ``str(err)`` on one line, no traceback
     ├── InputError          bad user data: names the file, the line (1-based) and the field
     ├── ConfigError         bad or missing configuration (evalkit.toml, unknown names)
-    └── BackendError        an endpoint could not give an answer after all retries
+    ├── BackendError        an endpoint could not give an answer after all retries
+    └── StoreError          the store cannot be opened or written (URL passwords masked)
 
 Anything else escaping evalkit is a bug.
 """
@@ -50,3 +51,9 @@ class BackendError(EvalkitError):
         self.status = status
         self.retryable = retryable
         super().__init__(message)
+
+
+class StoreError(EvalkitError):
+    """The store cannot be opened or written: a missing or read-only file, a file that is not
+    an evalkit store, a bad URL, a missing driver, an unreachable server (URL passwords
+    masked)."""

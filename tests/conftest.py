@@ -106,3 +106,43 @@ def run_cli(args: list[str], cwd: Path, check: bool = True,
 
 def cli_json(args: list[str], cwd: Path) -> Any:
     return json.loads(run_cli([*args, "--json"], cwd).stdout)
+
+
+# ---- PostgreSQL --------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """A real PostgreSQL server on 127.0.0.1 for the session (tests/pgserver.py)."""
+    from pgserver import PostgresServer, find_bindir
+
+    required = os.environ.get("EVALKIT_REQUIRE_POSTGRES") == "1"
+    bindir = find_bindir()
+    reason = None
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        reason = "psycopg is not installed (pip install -e '.[test]')"
+    if bindir is None:
+        reason = ("PostgreSQL is not installed (Debian: apt-get install -y postgresql; "
+                  ".ci/run installs it) — the PostgreSQL store tests need it")
+    if reason:
+        if required:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = PostgresServer(bindir).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: Any) -> str:
+    """A fresh, empty PostgreSQL database."""
+    return pg_server.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test on a SQLite file and on a real PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("pg_url")

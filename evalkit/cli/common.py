@@ -11,15 +11,22 @@ import typer
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="evalkit.toml to use "
                                                 "(default: ./evalkit.toml if present)")]
-DbOpt = Annotated[str | None, typer.Option("--db", help="store: a SQLite file path or any "
-                                           "SQLAlchemy URL (overrides [store] url)")]
+DbOpt = Annotated[str | None, typer.Option("--db", help="store: a SQLite file path or a "
+                                           "URL (sqlite:///PATH, postgresql://USER@HOST/DB); "
+                                           "default $EVALKIT_DB, then [store] url")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 
 
 def _store_url(db: str | None, config: Any) -> str:
-    if db is None:
-        return config.store_url
-    return db if "://" in db else f"sqlite:///{Path(db).resolve()}"
+    """``--db``, else ``$EVALKIT_DB``, else the config's ``[store] url``."""
+    import os
+
+    from ..store.engine import normalize_url
+
+    raw = db or os.environ.get("EVALKIT_DB")
+    if not raw:
+        return config.store_url if config is not None else "sqlite:///evalkit.db"
+    return normalize_url(raw)
 
 
 def _config(path: Path | None) -> Any:
@@ -28,10 +35,12 @@ def _config(path: Path | None) -> Any:
     return load_config(path)
 
 
-def _engine(db: str | None, config_path: Path | None) -> Any:
+def _engine(db: str | None, config_path: Path | None, *, create: bool = True) -> Any:
+    """The store; ``create=False`` for commands that only read (a typo in ``--db`` then says
+    "no store at …" instead of creating an empty one)."""
     from ..store import make_engine
 
-    return make_engine(_store_url(db, _config(config_path)))
+    return make_engine(_store_url(db, _config(config_path)), create=create)
 
 
 def _print_json(obj: Any) -> None:

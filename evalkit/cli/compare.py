@@ -78,7 +78,7 @@ def show(
     from ..report import footer, items_table, summary_table
     from ..store.queries import comparison_item_verdicts, get_comparison
 
-    engine = _engine(db, config)
+    engine = _engine(db, config, create=False)
     row = get_comparison(engine, comparison_id)
     if row is None:
         raise ConfigError(f"no comparison '{comparison_id}' in the store")
@@ -102,7 +102,7 @@ def comparisons(
     """List stored comparisons."""
     from ..store.queries import list_comparisons
 
-    rows = list_comparisons(_engine(db, config), pool)
+    rows = list_comparisons(_engine(db, config, create=False), pool)
     out = []
     for r in rows:
         o = json.loads(r["summary_json"])["overall"]
@@ -142,7 +142,7 @@ def leaderboard(
     pool = pool or cfg.defaults.pool
     if not pool:
         raise ConfigError("no pool given; pass --pool NAME or set [defaults] pool")
-    board = build_leaderboard(_engine(db, config), pool, judge, rounds=rounds, seed=seed,
+    board = build_leaderboard(_engine(db, config, create=False), pool, judge, rounds=rounds, seed=seed,
                               anchor=anchor)
     if as_json:
         _print_json(board)

@@ -93,7 +93,7 @@ def baseline_show(
     from ..store.queries import promotions
 
     rows = [{"checkpoint": r.checkpoint, "pool": r.pool, "who": r.who, "why": r.why,
-             "at": str(r.created_at)} for r in promotions(_engine(db, config), pool)]
+             "at": str(r.created_at)} for r in promotions(_engine(db, config, create=False), pool)]
     if as_json:
         _print_json({"current": rows[0] if rows else None, "history": rows})
         return

@@ -56,7 +56,9 @@ def dashboard(
     from ..dashboard_launch import launch
 
     url = _store_url(db, _config(config))
-    typer.echo(f"evalkit dashboard on http://{host}:{port} (store: {url})")
+    from ..redact import mask_url
+
+    typer.echo(f"evalkit dashboard on http://{host}:{port} (store: {mask_url(url)})")
     raise typer.Exit(launch(url, host=host, port=port))
 
 

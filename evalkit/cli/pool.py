@@ -52,7 +52,7 @@ def pool_list(config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = Fal
 
     stored = [{"name": p.name, "version": p.version, "prompts": p.n_prompts,
                "source": p.source, "created_at": str(p.created_at)}
-              for p in list_pools(_engine(db, config))]
+              for p in list_pools(_engine(db, config, create=False))]
     shipped = sorted(shipped_pools())
     if as_json:
         _print_json({"stored": stored, "shipped": shipped})

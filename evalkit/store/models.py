@@ -185,3 +185,13 @@ class GateRun(SQLModel, table=True):
     decision: str
     exit_code: int
     report_json: str
+
+
+class Lease(SQLModel, table=True):
+    """A claim on a request in flight (a generation or judgment key), so that processes sharing
+    the store never pay for the same request twice. Released when the result is written;
+    taken over when it expires or its owner process is gone (docs/reliability.md)."""
+
+    key: str = Field(primary_key=True)
+    owner: str = Field(index=True)  # "host:pid:start" of the claiming process
+    expires_at: float  # seconds since the epoch; renewed while the request is in flight
