@@ -38,6 +38,10 @@ class CompareOptions:
     ci_level: float = 0.95
     progress: bool = False
     limit: int | None = None
+    # pool positions to run, in this order (``limit`` then keeps the first of them); item
+    # positions in the result count from 0 in this order
+    positions: tuple[int, ...] | None = None
+    save: bool = True  # False: judge and summarise but store no comparison (e.g. a gate look)
 
 
 class Comparer:
@@ -47,7 +51,13 @@ class Comparer:
                  baseline: CheckpointBackend, candidate: CheckpointBackend,
                  judge: PairwiseJudge, options: CompareOptions = CompareOptions()) -> None:
         self.engine, self.pool, self.judge, self.options = engine, pool, judge, options
+        if options.positions is not None:
+            if any(not 0 <= i < len(prompts) for i in options.positions) or len(
+                    set(options.positions)) != len(options.positions):
+                raise ValueError(f"positions must be distinct and lie in [0, {len(prompts)})")
+            prompts = [prompts[i] for i in options.positions]
         self.prompts = prompts[: options.limit] if options.limit else prompts
+        self.items: list[dict[str, Any]] = []  # per prompt × sample, filled by run()
         self.baseline, self.candidate = baseline, candidate
         self.writer = BatchWriter(engine)
         self.judgments: dict[str, dict[str, Any]] = {}
@@ -92,7 +102,9 @@ class Comparer:
         self.phases["flushed"] = time.perf_counter() - started
         summary = self._summarize(items, time.perf_counter() - started)
         self.phases["stats"] = time.perf_counter() - started
-        await asyncio.to_thread(self._save, summary, items)
+        self.items = items
+        if self.options.save:
+            await asyncio.to_thread(self._save, summary, items)
         self.phases["saved"] = time.perf_counter() - started
         return summary
 
