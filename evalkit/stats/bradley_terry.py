@@ -11,17 +11,20 @@ default, by a mean rating of ``base``.
 
 This module is the public face; the work is done in
 
-- ``bt_counts``    — ``BattleCounts`` and ``aggregate_battles``;
-- ``bt_fit``       — ``fit_bt`` (batched damped Newton, MLE existence), predictions;
-- ``bt_bootstrap`` — bootstrap CIs (``bootstrap_bt``) and ``rank_by_ci``;
+- ``bt_counts``    — ``BattleCounts``, ``aggregate_battles`` and the per-prompt
+  ``PromptCounts`` (``bt_encode``: fast encoding of battle rows);
+- ``bt_fit``       — ``fit_bt`` (batched damped Newton, the prior used without a finite MLE),
+  predictions; ``bt_graph``: connected components and the MLE-existence check;
+- ``bt_bootstrap`` — bootstrap CIs over prompts (``bootstrap_bt_prompts``, the leaderboard's)
+  or battles (``bootstrap_bt``), and ``rank_by_ci``;
 - ``bt_reference`` — ``fit_bt_logistic_reference``, the slow per-battle logistic fit kept as
   the independent check for tests and the baseline for the benchmarks.
 """
 
 from __future__ import annotations
 
-from .bt_bootstrap import BTResult, ModelRating, bootstrap_bt, rank_by_ci
-from .bt_counts import BattleCounts, aggregate_battles
+from .bt_bootstrap import BTResult, ModelRating, bootstrap_bt, bootstrap_bt_prompts, rank_by_ci
+from .bt_counts import BattleCounts, PromptCounts, aggregate_battles
 from .bt_fit import BTFit, fit_bt, predicted_win_matrix, win_probability
 from .bt_reference import fit_bt_logistic_reference
 
@@ -30,8 +33,10 @@ __all__ = [
     "BTResult",
     "BattleCounts",
     "ModelRating",
+    "PromptCounts",
     "aggregate_battles",
     "bootstrap_bt",
+    "bootstrap_bt_prompts",
     "fit_bt",
     "fit_bt_logistic_reference",
     "predicted_win_matrix",

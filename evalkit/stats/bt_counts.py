@@ -1,4 +1,5 @@
-"""Bradley–Terry input: battles aggregated to counts per ordered pair (``BattleCounts``).
+"""Bradley–Terry input: battles aggregated to counts per ordered pair (``BattleCounts``) and,
+for the prompt-cluster bootstrap, per prompt and pair (``PromptCounts``).
 
 Fitting and bootstrapping work on these counts, never on battle rows, so their cost does not
 depend on the number of battles. Pure numpy, no I/O.
@@ -13,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BattleCounts", "aggregate_battles"]
+from .bt_encode import _encode_models, _outcome_scores, _sorted_names
 
-_OUTCOME_LABELS = {"a": 1.0, "b": 0.0, "tie": 0.5, "1": 1.0, "1.0": 1.0, "0": 0.0, "0.0": 0.0,
-                   "0.5": 0.5}
+__all__ = ["BattleCounts", "PromptCounts", "aggregate_battles"]
+
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,143 +117,6 @@ class BattleCounts:
         return self.wins + 0.5 * self.ties
 
 
-def _sorted_names(keys: Sequence[Any]) -> tuple[tuple[str, ...], dict[Any, int]]:
-    """Sorted unique names (integer ids numerically, anything else as strings) and a lookup."""
-    distinct = list(dict.fromkeys(keys))
-    if all(isinstance(k, int | np.integer) and not isinstance(k, bool) for k in distinct):
-        as_name = {k: str(int(k)) for k in distinct}
-        names = tuple(str(v) for v in sorted({int(k) for k in distinct}))
-    else:
-        as_name = {k: k.decode() if isinstance(k, bytes) else str(k) for k in distinct}
-        names = tuple(sorted(set(as_name.values())))
-    pos = {n: i for i, n in enumerate(names)}
-    return names, {k: pos[as_name[k]] for k in distinct}
-
-
-def _hash_lookup(cand: np.ndarray, h: np.ndarray) -> np.ndarray | None:
-    """Position of each ``h`` in the small array ``cand`` via a collision-free multiply-shift
-    table (O(n), no binary search); positions are only right where ``cand[pos] == h``."""
-    bits = max(4, int(math.ceil(math.log2(4 * cand.size))))
-    shift = np.uint64(64 - bits)
-    for mult in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93):
-        m = np.uint64(mult)
-        slots = (cand * m) >> shift
-        if np.unique(slots).size == cand.size:
-            table = np.zeros(1 << bits, dtype=np.intp)
-            table[slots] = np.arange(cand.size)
-            return table[(h * m) >> shift]
-    return None
-
-
-def _factorize_strings(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Codes for a fixed-width string array without sorting it: a 64-bit hash of each item's
-    bytes, looked up among the distinct hashes, then verified item by item. Returns
-    ``(uniques, codes)`` with uniques in first-seen order, or None (caller falls back)."""
-    arr = np.ascontiguousarray(arr.ravel())
-    n = arr.size
-    width = arr.dtype.itemsize
-    if n == 0 or width == 0:
-        return None
-    word = np.uint32 if arr.dtype.kind == "U" else np.uint8
-    cols = arr.view(word).reshape(n, width // np.dtype(word).itemsize)
-    h = np.zeros(n, dtype=np.uint64)
-    for c in range(cols.shape[1]):
-        h *= np.uint64(0x100000001B3)  # wraps modulo 2**64
-        h += cols[:, c]
-    cand = np.unique(h[:4096])
-    for _ in range(2):
-        pos = _hash_lookup(cand, h)
-        if pos is None:
-            return None
-        miss = cand[pos] != h
-        if not miss.any():
-            break
-        cand = np.union1d(cand, np.unique(h[miss]))
-    else:
-        return None
-    first = np.empty(cand.size, dtype=np.intp)
-    first[pos[::-1]] = np.arange(n - 1, -1, -1)
-    order = np.argsort(first)
-    uniques = arr[first[order]]
-    codes = np.empty(cand.size, dtype=np.intp)
-    codes[order] = np.arange(cand.size)
-    codes = codes[pos]
-    if not np.array_equal(uniques[codes], arr):
-        return None
-    return uniques, codes
-
-
-def _encode_models(a: Sequence[Any], b: Sequence[Any]) -> tuple[tuple[str, ...], np.ndarray,
-                                                                 np.ndarray]:
-    """Model names and integer codes for both sides (no sort of the battles: fast at 10^6)."""
-    na = len(a)
-    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
-        kinds = a.dtype.kind + b.dtype.kind
-        if set(kinds) <= set("iu"):
-            u, inv = np.unique(np.concatenate([a.ravel(), b.ravel()]), return_inverse=True)
-            inv = inv.ravel()
-            return tuple(str(x) for x in u.tolist()), inv[:na], inv[na:]
-        if kinds in ("UU", "SS"):
-            found = _factorize_strings(np.concatenate([a.ravel(), b.ravel()]))
-            if found is not None:
-                uniques, codes = found
-                keys = uniques.tolist()
-                names, lookup = _sorted_names(keys)
-                remap = np.array([lookup[k] for k in keys], dtype=np.intp)
-                codes = remap[codes]
-                return names, codes[:na], codes[na:]
-    a_list = a.tolist() if isinstance(a, np.ndarray) else list(a)
-    b_list = b.tolist() if isinstance(b, np.ndarray) else list(b)
-    first: dict[Any, int] = {}
-    codes = np.fromiter((first.setdefault(x, len(first)) for x in a_list + b_list),
-                        dtype=np.intp, count=len(a_list) + len(b_list))
-    keys = list(first)
-    names, lookup = _sorted_names(keys)
-    remap = np.array([lookup[k] for k in keys], dtype=np.intp)
-    codes = remap[codes] if codes.size else codes
-    return names, codes[: len(a_list)], codes[len(a_list):]
-
-
-def _outcome_scores(outcome: Sequence[Any]) -> np.ndarray:
-    """Per-battle score for side a: 1 / "a", 0 / "b", 0.5 / "tie"."""
-    arr: np.ndarray | None = outcome if isinstance(outcome, np.ndarray) else None
-    if arr is None:
-        seq = list(outcome)
-        if not seq or not isinstance(seq[0], str):
-            try:
-                arr = np.asarray(seq, dtype=float)
-            except (TypeError, ValueError):
-                arr = None
-        if arr is None:
-            arr = np.empty(len(seq), dtype=object)
-            arr[:] = seq
-    if arr.dtype.kind in "biuf":
-        scores = arr.astype(float).ravel()
-        bad = ~((scores == 0.0) | (scores == 0.5) | (scores == 1.0))
-        if bad.any():
-            raise ValueError(f"outcome must be 1 / 'a', 0 / 'b' or 0.5 / 'tie'; got "
-                             f"{scores[bad][0]!r} (use BattleCounts.from_pairs for soft counts)")
-        return scores
-    if arr.dtype.kind in "US":
-        flat = arr.ravel()
-        scores = np.full(flat.size, np.nan)
-        for label in ("a", "b", "tie"):
-            scores[flat == (label if arr.dtype.kind == "U" else label.encode())] = (
-                _OUTCOME_LABELS[label])
-        if not np.isnan(scores).any():
-            return scores
-    first: dict[Any, int] = {}
-    codes = np.fromiter((first.setdefault(x, len(first)) for x in arr.ravel().tolist()),
-                        dtype=np.intp, count=arr.size)
-    values = np.empty(len(first))
-    for key, code in first.items():
-        label = str(key).strip().lower()
-        if label not in _OUTCOME_LABELS:
-            raise ValueError(f"outcome must be 1 / 'a', 0 / 'b' or 0.5 / 'tie'; got {key!r}")
-        values[code] = _OUTCOME_LABELS[label]
-    return values[codes]
-
-
 def aggregate_battles(a: Sequence[str | int], b: Sequence[str | int],
                       outcome: Sequence[float | str]) -> BattleCounts:
     """Count wins and ties per ordered pair. ``outcome`` is from a's view: 1 / "a" a wins,
@@ -274,3 +138,139 @@ def aggregate_battles(a: Sequence[str | int], b: Sequence[str | int],
     t = np.bincount(i[tie] * k + j[tie], minlength=k * k).reshape(k, k).astype(float)
     return BattleCounts(names, wins, t + t.T)
 
+
+
+# --------------------------------------------------------------------------- per prompt
+
+
+@dataclass(frozen=True, eq=False)
+class PromptCounts:
+    """Battle counts per prompt: the input of the prompt-cluster bootstrap.
+
+    ``cells[p, q] = (i wins, ties, j wins)`` for prompt ``prompts[p]`` and pair ``q`` between
+    ``models[pair_i[q]]`` (i) and ``models[pair_j[q]]`` (j), summed over everything judged on
+    that prompt for that pair (repeated samples, both orders). Counts may be fractional (soft
+    verdicts). Pairs are stored once each with ``pair_i < pair_j`` (a pair given the other way
+    round has its cells swapped); ``totals()`` is the matching ``BattleCounts``. Arrays are
+    read-only.
+    """
+
+    models: tuple[str, ...]
+    prompts: tuple[str, ...]
+    pair_i: np.ndarray
+    pair_j: np.ndarray
+    cells: np.ndarray  # shape (prompts, pairs, 3)
+
+    def __post_init__(self) -> None:
+        models = tuple(str(m) for m in self.models)
+        prompts = tuple(str(p) for p in self.prompts)
+        k = len(models)
+        if len(set(models)) != k:
+            raise ValueError("PromptCounts: model names must be unique")
+        if len(set(prompts)) != len(prompts):
+            raise ValueError("PromptCounts: prompt keys must be unique")
+        i = np.asarray(self.pair_i, dtype=np.intp).ravel()
+        j = np.asarray(self.pair_j, dtype=np.intp).ravel()
+        cells = np.array(self.cells, dtype=float, copy=True)
+        if i.shape != j.shape or cells.shape != (len(prompts), i.size, 3):
+            raise ValueError(f"PromptCounts: cells must be (prompts, pairs, 3) = "
+                             f"({len(prompts)}, {i.size}, 3); got {cells.shape}")
+        if i.size and (min(i.min(), j.min()) < 0 or max(i.max(), j.max()) >= k):
+            raise ValueError("PromptCounts: pair indices must index models")
+        if np.any(i == j):
+            raise ValueError(f"PromptCounts: model {models[i[i == j][0]]!r} battles itself")
+        if not np.all(np.isfinite(cells)) or np.any(cells < 0):
+            raise ValueError("PromptCounts: counts must be finite and non-negative")
+        swap = i > j
+        i, j = np.where(swap, j, i), np.where(swap, i, j)
+        cells[:, swap] = cells[:, swap][:, :, ::-1]
+        if np.unique(i * k + j).size != i.size:
+            raise ValueError("PromptCounts: each pair must appear once (merge repeated pairs)")
+        for arr in (i, j, cells):
+            arr.setflags(write=False)
+        object.__setattr__(self, "models", models)
+        object.__setattr__(self, "prompts", prompts)
+        object.__setattr__(self, "pair_i", i)
+        object.__setattr__(self, "pair_j", j)
+        object.__setattr__(self, "cells", cells)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[str, str, str, float, float, float]]
+                  ) -> PromptCounts:
+        """From ``(prompt, model_a, model_b, a_wins, ties, b_wins)`` rows; rows with the same
+        prompt and pair (in either order) are summed."""
+        parsed: list[tuple[Any, Any, Any, float, float, float]] = []
+        for p, a, b, aw, t, bw in rows:
+            if str(a) == str(b):
+                raise ValueError(f"PromptCounts.from_rows: model {a!r} battles itself")
+            aw, t, bw = float(aw), float(t), float(bw)
+            if min(aw, t, bw) < 0 or not all(map(math.isfinite, (aw, t, bw))):
+                raise ValueError(f"PromptCounts.from_rows: counts for ({a!r}, {b!r}) on prompt "
+                                 f"{p!r} must be finite and non-negative")
+            parsed.append((p, a, b, aw, t, bw))
+        names, lookup = _sorted_names([r[1] for r in parsed] + [r[2] for r in parsed])
+        prompts = list(dict.fromkeys(str(r[0]) for r in parsed))
+        p_index = {p: n for n, p in enumerate(prompts)}
+        k = len(names)
+        pair_index: dict[int, int] = {}
+        entries: list[tuple[int, int, float, float, float]] = []
+        for p, a, b, aw, t, bw in parsed:
+            ia, ib = lookup[a], lookup[b]
+            if ia > ib:
+                ia, ib, aw, bw = ib, ia, bw, aw
+            q = pair_index.setdefault(ia * k + ib, len(pair_index))
+            entries.append((p_index[str(p)], q, aw, t, bw))
+        cells = np.zeros((len(prompts), len(pair_index), 3))
+        for p, q, aw, t, bw in entries:
+            cells[p, q] += (aw, t, bw)
+        codes = np.fromiter(pair_index, dtype=np.intp, count=len(pair_index))
+        return cls(names, tuple(prompts), codes // max(k, 1), codes % max(k, 1), cells)
+
+    @classmethod
+    def from_battles(cls, prompt: Sequence[Any], a: Sequence[str | int], b: Sequence[str | int],
+                     outcome: Sequence[float | str]) -> PromptCounts:
+        """Count battles per prompt and pair (vectorised). ``outcome`` is from a's view, as in
+        ``aggregate_battles``; prompts are sorted keys (cluster ids: prompt hashes)."""
+        names, i, j = _encode_models(a, b)
+        scores = _outcome_scores(outcome)
+        prompt_keys, p = np.unique(np.asarray(prompt).astype(str), return_inverse=True)
+        p = p.ravel()
+        if not (i.size == j.size == scores.size == p.size):
+            raise ValueError(f"prompt, a, b and outcome must have the same length; got {p.size},"
+                             f" {i.size}, {j.size} and {scores.size}")
+        if np.any(i == j):
+            raise ValueError(f"a model cannot battle itself: {names[i[i == j][0]]!r}")
+        k = len(names)
+        lo, hi = np.minimum(i, j), np.maximum(i, j)
+        s_lo = np.where(i == lo, scores, 1.0 - scores)
+        codes, q = np.unique(lo * k + hi, return_inverse=True)
+        cell = np.where(s_lo == 1.0, 0, np.where(s_lo == 0.5, 1, 2))
+        flat = (p * codes.size + q.ravel()) * 3 + cell
+        cells = np.bincount(flat, minlength=prompt_keys.size * codes.size * 3).astype(float)
+        return cls(names, tuple(prompt_keys.tolist()), codes // k, codes % k,
+                   cells.reshape(prompt_keys.size, codes.size, 3))
+
+    @property
+    def n_models(self) -> int:
+        return len(self.models)
+
+    @property
+    def n_prompts(self) -> int:
+        return len(self.prompts)
+
+    def totals(self) -> BattleCounts:
+        """All prompts summed: the ``BattleCounts`` a point fit uses."""
+        k = self.n_models
+        s = self.cells.sum(axis=0)
+        wins = np.zeros((k, k))
+        ties = np.zeros((k, k))
+        wins[self.pair_i, self.pair_j] = s[:, 0]
+        wins[self.pair_j, self.pair_i] = s[:, 2]
+        ties[self.pair_i, self.pair_j] = s[:, 1]
+        ties[self.pair_j, self.pair_i] = s[:, 1]
+        return BattleCounts(self.models, wins, ties)
+
+    def effective(self) -> np.ndarray:
+        """(prompts, 2 x pairs): each pair's effective wins for i, then for j (ties = half)."""
+        half = 0.5 * self.cells[:, :, 1]
+        return np.concatenate([self.cells[:, :, 0] + half, self.cells[:, :, 2] + half], axis=1)

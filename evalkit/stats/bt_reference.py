@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .bt_counts import _encode_models, _outcome_scores
+from .bt_encode import _encode_models, _outcome_scores
 from .bt_fit import BTFit, _normalise, _sigmoid, _to_ratings
 
 __all__ = ["fit_bt_logistic_reference"]
