@@ -1,15 +1,31 @@
 """The leaderboard: Bradley–Terry ratings of every checkpoint in a pool, from stored
 comparisons (the latest one per pair), with bootstrap CIs, rank by CI, n, average length and
-the pairwise win-rate matrix. Outcome counts are aggregated in SQL; nothing is re-judged."""
+the pairwise win-rate matrix. Outcome counts are aggregated in SQL; nothing is re-judged.
+
+CIs come from a **prompt-cluster bootstrap** by default (``ci="prompts"``): a prompt — by
+prompt hash, across every pair and pool version it was judged in, with all its samples and
+both orders — is resampled as one unit, because outcomes on one prompt are correlated. The
+per-(comparison, prompt) counts are aggregated in SQL (``queries.prompt_outcome_counts``).
+``ci="battles"`` is the older bootstrap over independent battles.
+
+A comparison graph that is not connected (A–B and C–D compared, nothing linking them) is rated
+per connected component: each rating and rank is relative to its component only, and every
+rating says which component it is in. A component without a finite maximum-likelihood
+estimate (a checkpoint that lost every battle) is rated with a small documented prior and
+flagged (``mle: false``); see ``evalkit.stats.bt_fit``.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.engine import Engine
 
 from .errors import ConfigError
 from .store import queries
+
+RANK_NOTE = ("rank = 1 + number of checkpoints in the same component whose CI lies entirely "
+             "above")
 
 
 def choose_judge(engine: Engine, pool: str, judge: str | None) -> str:
@@ -30,29 +46,64 @@ def choose_judge(engine: Engine, pool: str, judge: str | None) -> str:
 
 def build_leaderboard(engine: Engine, pool: str, judge: str | None = None, *,
                       rounds: int = 200, seed: int = 0, level: float = 0.95,
-                      anchor: str | None = None) -> dict[str, Any]:
-    from .stats.bradley_terry import BattleCounts, bootstrap_bt
+                      anchor: str | None = None, ci: Literal["prompts", "battles"] = "prompts",
+                      tag: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The leaderboard as a JSON-ready dict (the ``evalkit leaderboard --json`` contract).
 
+    ``tag=(name, value)`` rates on the prompts with that tag value only (the dashboard's tag
+    filter). Raises ConfigError when there is nothing to rate."""
+    from .stats.bradley_terry import BattleCounts, PromptCounts, bootstrap_bt, bootstrap_bt_prompts
+
+    if ci not in ("prompts", "battles"):
+        raise ConfigError(f"unknown CI method '{ci}' (use 'prompts' or 'battles')")
     judge = choose_judge(engine, pool, judge)
     comparisons = queries.latest_pair_comparisons(engine, pool, judge)
-    counts = queries.outcome_counts(engine, [c["id"] for c in comparisons])
-    rows = []
+    ids = [c["id"] for c in comparisons]
+    if tag is None:
+        counts = queries.outcome_counts(engine, ids)
+    else:
+        from .store import dashboard_queries
+
+        counts = dashboard_queries.tag_outcome_counts(engine, ids, tag[0], tag[1])
     pairs: list[dict[str, Any]] = []
+    sides: dict[str, tuple[str, str]] = {}
     for c in comparisons:
         k = counts.get(c["id"])
         if not k or k["n"] == 0:
             continue
-        rows.append((c["baseline"], c["candidate"], k["baseline_wins"], k["ties"],
-                     k["candidate_wins"]))
         pairs.append({"baseline": c["baseline"], "candidate": c["candidate"],
                       "comparison_id": c["id"], **k})
-    if not rows:
-        raise ConfigError(f"pool '{pool}' has comparisons but no valid judgments yet")
-    result = bootstrap_bt(BattleCounts.from_pairs(rows), rounds=rounds, seed=seed, level=level,
-                          anchor=anchor)
-    lengths = queries.average_lengths(engine, [p["comparison_id"] for p in pairs])
+        sides[c["id"]] = (c["baseline"], c["candidate"])
+    if not pairs:
+        where = "" if tag is None else f" on prompts with {tag[0]} = {tag[1]}"
+        raise ConfigError(f"pool '{pool}' has comparisons but no valid judgments{where} yet")
+    if anchor is not None and anchor not in {s for pair in sides.values() for s in pair}:
+        raise ConfigError(f"anchor '{anchor}' has no valid comparisons in pool '{pool}' with "
+                          f"judge '{judge}'")
+    options = {"rounds": rounds, "seed": seed, "level": level, "anchor": anchor}
+    if ci == "prompts":
+        per_prompt = queries.prompt_outcome_counts(engine, list(sides), tag)
+        result = bootstrap_bt_prompts(PromptCounts.from_rows(
+            (r.prompt_hash, *sides[r.comparison_id], r.baseline_wins, r.ties, r.candidate_wins)
+            for r in per_prompt), **options)
+    else:
+        result = bootstrap_bt(BattleCounts.from_pairs(
+            (p["baseline"], p["candidate"], p["baseline_wins"], p["ties"], p["candidate_wins"])
+            for p in pairs), **options)
+    lengths = queries.average_lengths(engine, list(sides))
+    return {"pool": pool, "judge": judge, **_board(result, pairs, lengths),
+            "method": f"{result.method}; {RANK_NOTE}",
+            "scale": "400 points = 10:1 odds; "
+                     + (f"anchor {anchor} = 1000" if anchor else "mean rating 1000")
+                     + (" (each component separately)" if result.fit.n_components > 1 else "")}
+
+
+def _board(result: Any, pairs: list[dict[str, Any]],
+           lengths: dict[str, float]) -> dict[str, Any]:
+    """Ratings, components, the win matrix and battle counts from a ``BTResult``."""
     ratings = [{"checkpoint": e.name, "rating": e.rating, "ci": list(e.ci), "rank": e.rank,
-                "n": e.n, "ties": e.ties, "avg_length": lengths.get(e.name)}
+                "n": e.n, "ties": e.ties, "avg_length": lengths.get(e.name),
+                "component": e.component, "mle": e.mle}
                for e in result.leaderboard()]
     matrix: dict[str, dict[str, float | None]] = {r["checkpoint"]: {} for r in ratings}
     battles: dict[str, dict[str, float]] = {r["checkpoint"]: {} for r in ratings}
@@ -62,10 +113,17 @@ def build_leaderboard(engine: Engine, pool: str, judge: str | None = None, *,
         matrix[a][b] = a_score / p["n"]
         matrix[b][a] = 1 - a_score / p["n"]
         battles[a][b] = battles[b][a] = p["n"]
-    return {"pool": pool, "judge": judge, "ratings": ratings, "win_matrix": matrix,
-            "battles": battles, "pairs": pairs,
-            "method": f"Bradley–Terry MLE on aggregated outcomes (ties = half wins), "
-                      f"{int(level * 100)}% bootstrap CI over {rounds} multinomial resamples "
-                      "of battles; rank = 1 + number of checkpoints whose CI lies entirely "
-                      "above", "scale": "400 points = 10:1 odds; "
-                      + (f"anchor {anchor} = 1000" if anchor else "mean rating 1000")}
+    fit = result.fit
+    components = []
+    for label, names in enumerate(fit.components(), start=1):
+        inside = set(names)
+        components.append({
+            "component": label, "checkpoints": sorted(names, key=lambda m: -fit.rating(m)),
+            "pairs": sum(1 for p in pairs if p["baseline"] in inside),
+            "mle": not any(fit.on_prior[fit.models.index(m)] for m in names),
+            "degenerate_rounds": result.degenerate_by_component[label - 1]})
+    return {"ratings": ratings, "components": components, "win_matrix": matrix,
+            "battles": battles, "pairs": pairs, "ci_method": result.ci_method,
+            "ci_level": result.level, "rounds": result.rounds, "seed": result.seed,
+            "prompts": result.n_clusters, "degenerate_rounds": result.n_degenerate,
+            "notes": list(fit.notes)}

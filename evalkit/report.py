@@ -60,17 +60,40 @@ def _counts(c: dict[str, int]) -> str:
 
 
 def leaderboard_tables(board: dict[str, Any]) -> list[Any]:
+    """The ratings (one table per connected component of the comparison graph: ratings and
+    ranks compare only within one) and the pairwise win-rate matrix."""
     from rich.table import Table
 
-    ratings = Table(title=f"Leaderboard — pool {board['pool']}, judge {board['judge']}",
-                    title_justify="left")
-    for col in ("rank", "checkpoint", "rating", "95% CI", "n", "avg length"):
-        ratings.add_column(col, justify="left" if col == "checkpoint" else "right",
-                           no_wrap=True)
-    for r in board["ratings"]:
-        length = "—" if r["avg_length"] is None else f"{r['avg_length']:.0f}"
-        ratings.add_row(str(r["rank"]), r["checkpoint"], f"{r['rating']:.1f}",
-                        f"[{r['ci'][0]:.1f}, {r['ci'][1]:.1f}]", f"{r['n']:g}", length)
+    comps = board.get("components") or [{"component": 1, "mle": True}]
+    level = int(round(board.get("ci_level", 0.95) * 100))
+    tables = []
+    for comp in comps:
+        label = comp["component"]
+        title = f"Leaderboard — pool {board['pool']}, judge {board['judge']}"
+        caption = [f"CI: {board.get('ci_method', 'bootstrap')}"]
+        if len(comps) > 1:
+            title += f" — component {label} of {len(comps)}"
+            caption.insert(0, "ratings and ranks compare only within a component (no "
+                              "comparison links the components)")
+        degenerate = comp.get("degenerate_rounds", board.get("degenerate_rounds"))
+        if degenerate:
+            caption.append(f"{degenerate} of {board.get('rounds')} rounds without a finite MLE "
+                           "(fitted with the prior)")
+        if not comp["mle"]:
+            caption.append("† no finite MLE in this component: ratings use the prior")
+        table = Table(title=title, title_justify="left", caption="; ".join(caption),
+                      caption_justify="left")
+        for col in ("rank", "checkpoint", "rating", f"{level}% CI", "n", "avg length"):
+            table.add_column(col, justify="left" if col == "checkpoint" else "right",
+                             no_wrap=True)
+        for r in board["ratings"]:
+            if r.get("component", 1) != label:
+                continue
+            length = "—" if r["avg_length"] is None else f"{r['avg_length']:.0f}"
+            flag = "" if r.get("mle", True) else "†"
+            table.add_row(str(r["rank"]), r["checkpoint"], f"{r['rating']:.1f}{flag}",
+                          f"[{r['ci'][0]:.1f}, {r['ci'][1]:.1f}]", f"{r['n']:g}", length)
+        tables.append(table)
     names = [r["checkpoint"] for r in board["ratings"]]
     matrix = Table(title="Win rate of row vs column", title_justify="left")
     matrix.add_column("", no_wrap=True)
@@ -82,7 +105,7 @@ def leaderboard_tables(board: dict[str, Any]) -> list[Any]:
             v = board["win_matrix"].get(a, {}).get(b)
             cells.append("—" if v is None else f"{v:.2f}")
         matrix.add_row(a, *cells)
-    return [ratings, matrix]
+    return [*tables, matrix]
 
 
 def judge_eval_lines(result: dict[str, Any]) -> list[str]:

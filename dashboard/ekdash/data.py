@@ -145,42 +145,18 @@ def leaderboard(url: str, pool: str, judge: str) -> dict[str, Any]:
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def tag_leaderboard(url: str, pool: str, judge: str, tag: str, value: str) -> dict[str, Any]:
-    """The leaderboard on the prompts whose ``tag`` is ``value``: outcome counts of the same
-    comparisons restricted in SQL, then Bradley–Terry with bootstrap CIs (evalkit.stats)."""
-    board = leaderboard(url, pool, judge)
-    if "error" in board:
-        return board
-    counts = dq.tag_outcome_counts(engine(url), [p["comparison_id"] for p in board["pairs"]],
-                                   tag, value)
-    pairs = [{**p, **counts[p["comparison_id"]]} for p in board["pairs"]
-             if counts.get(p["comparison_id"], {}).get("n")]
-    if not pairs:
-        return {"error": f"no valid judgments on prompts with {tag} = {value}"}
-    lengths = {r["checkpoint"]: r["avg_length"] for r in board["ratings"]}
-    return {**ratings_from_pairs(pairs, lengths), "pool": pool, "judge": judge,
-            "method": board["method"], "scale": board["scale"], "tag": [tag, value]}
+    """The leaderboard on the prompts whose ``tag`` is ``value``: the same comparisons, their
+    outcome counts restricted in SQL, then Bradley–Terry with the same prompt-cluster
+    bootstrap (``build_leaderboard(..., tag=(tag, value))``)."""
+    from evalkit.errors import EvalkitError
+    from evalkit.leaderboard import build_leaderboard
 
-
-def ratings_from_pairs(pairs: list[dict[str, Any]], lengths: dict[str, float | None]
-                       ) -> dict[str, Any]:
-    """Ratings, win matrix and battle counts from per-comparison outcome counts (the same
-    construction as ``build_leaderboard``)."""
-    from evalkit.stats import BattleCounts, bootstrap_bt
-
-    rows = [(p["baseline"], p["candidate"], p["baseline_wins"], p["ties"], p["candidate_wins"])
-            for p in pairs]
-    result = bootstrap_bt(BattleCounts.from_pairs(rows), rounds=BT_ROUNDS, seed=BT_SEED)
-    ratings = [{"checkpoint": e.name, "rating": e.rating, "ci": list(e.ci), "rank": e.rank,
-                "n": e.n, "ties": e.ties, "avg_length": lengths.get(e.name)}
-               for e in result.leaderboard()]
-    matrix: dict[str, dict[str, float]] = {r["checkpoint"]: {} for r in ratings}
-    battles: dict[str, dict[str, float]] = {r["checkpoint"]: {} for r in ratings}
-    for p in pairs:
-        a, b = p["baseline"], p["candidate"]
-        a_score = (p["baseline_wins"] + 0.5 * p["ties"]) / p["n"]
-        matrix[a][b], matrix[b][a] = a_score, 1 - a_score
-        battles[a][b] = battles[b][a] = p["n"]
-    return {"ratings": ratings, "win_matrix": matrix, "battles": battles, "pairs": pairs}
+    try:
+        board = build_leaderboard(engine(url), pool, judge, rounds=BT_ROUNDS, seed=BT_SEED,
+                                  tag=(tag, value))
+    except EvalkitError as exc:
+        return {"error": str(exc)}
+    return {**board, "tag": [tag, value]}
 
 
 # --------------------------------------------------------------------------- trajectories

@@ -28,36 +28,59 @@ if "error" in board:
     st.info(f"{board['error']} — run `evalkit compare A B --pool {ctx.pool}` to add results.")
     st.stop()
 
-df = pd.DataFrame([{"rank": r["rank"], "checkpoint": r["checkpoint"],
+components = board.get("components", [])
+split = len(components) > 1
+df = pd.DataFrame([{**({"component": r["component"]} if split else {}),
+                    "rank": r["rank"], "checkpoint": r["checkpoint"],
                     "rating": round(r["rating"], 1), "ci_low": round(r["ci"][0], 1),
                     "ci_high": round(r["ci"][1], 1), "n": int(r["n"]),
                     "ties": round(r["ties"], 1),
-                    "avg_length": None if r["avg_length"] is None else round(r["avg_length"])}
+                    "avg_length": None if r["avg_length"] is None else round(r["avg_length"]),
+                    **({} if r.get("mle", True) else {"note": "no finite MLE: prior"})}
                    for r in board["ratings"]])
 descending = {"rating": True, "n": True, "avg_length": True}
-df = df.sort_values([sort or "rank", "rank"], ascending=[not descending.get(sort, False), True],
-                     kind="stable")
+keys = ["component"] if split else []
+df = df.sort_values([*keys, sort or "rank", "rank"],
+                    ascending=[True] * len(keys) + [not descending.get(sort, False), True],
+                    kind="stable")
 st.caption(f"Pool {ctx.pool} · judge {ctx.judge} · {len(df)} checkpoints · "
            f"{len(board['pairs'])} compared pairs"
            + ("" if choice in (None, "all") else f" · prompts with {choice}"))
+if split:
+    st.warning(f"The comparison graph has {len(components)} unconnected components — no "
+               "comparison links them, so ratings and ranks compare only within a component: "
+               + "; ".join(f"component {c['component']}: {', '.join(c['checkpoints'])}"
+                           for c in components) + ".")
+for note in board.get("notes", []):
+    if "no finite MLE" in note:
+        st.info(note)
 widgets.table(df, "leaderboard", column_config={
+    "component": st.column_config.NumberColumn("component", help="connected component of "
+                                               "the comparison graph; ratings compare only "
+                                               "within one"),
     "rating": st.column_config.NumberColumn("rating", help=board["scale"], format="%.1f"),
     "ci_low": st.column_config.NumberColumn("95% CI low", format="%.1f"),
     "ci_high": st.column_config.NumberColumn("95% CI high", format="%.1f"),
     "rank": st.column_config.NumberColumn("rank (by CI)", help="1 + number of checkpoints "
-                                          "whose CI lies entirely above"),
+                                          "(in the same component) whose CI lies entirely "
+                                          "above"),
     "n": st.column_config.NumberColumn("n (battles)"),
     "avg_length": st.column_config.NumberColumn("avg length (chars, all prompts)")})
 first = [r for r in board["ratings"] if r["rank"] == 1]
 st.caption("Ranked first: " + ", ".join(
-    f"{r['checkpoint']} ({r['rating']:.0f}, 95% CI {r['ci'][0]:.0f}–{r['ci'][1]:.0f})"
+    (f"component {r['component']}: " if split else "")
+    + f"{r['checkpoint']} ({r['rating']:.0f}, 95% CI {r['ci'][0]:.0f}–{r['ci'][1]:.0f})"
     for r in first) + ". " + board["method"] + ". " + board["scale"] + ".")
 
-order = list(df.sort_values("rating", ascending=False)["checkpoint"])
+order = list(df.sort_values([*keys, "rating"], ascending=[True] * len(keys) + [False])[
+    "checkpoint"])
 forest_df = df.set_index("checkpoint").loc[order].reset_index()
+if split:
+    forest_df = forest_df.assign(component=forest_df["component"].map(lambda c: f"component {c}"))
 st.altair_chart(charts.forest(forest_df, label="checkpoint", est="rating", lo="ci_low",
-                              hi="ci_high", title="Ratings with 95% bootstrap CIs",
-                              x_title="Bradley–Terry rating", ref=1000.0,
+                              hi="ci_high", title="Ratings with 95% prompt-cluster bootstrap "
+                              "CIs", x_title="Bradley–Terry rating", ref=1000.0,
+                              color="component" if split else None,
                               tooltip=["checkpoint", "rating", "ci_low", "ci_high", "n"]))
 left, right = st.columns(2)
 with left:

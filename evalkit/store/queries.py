@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -436,3 +437,58 @@ def last_candidate(engine: Engine, pool_name: str, exclude: str) -> str | None:
         if c["candidate"] != exclude:
             return c["candidate"]
     return None
+
+
+# ---- leaderboard: per-prompt counts for the prompt-cluster bootstrap -----------------------
+
+@dataclass(frozen=True)
+class PromptOutcomeCounts:
+    """One comparison's valid outcomes on one prompt (all samples and orders summed), from the
+    baseline's and candidate's view; soft scores add fractionally as in ``outcome_counts``."""
+
+    comparison_id: str
+    prompt_hash: str
+    baseline_wins: float
+    ties: float
+    candidate_wins: float
+    n: int
+
+
+def prompt_outcome_counts(engine: Engine, comparison_ids: Sequence[str],
+                          tag: tuple[str, str] | None = None) -> list[PromptOutcomeCounts]:
+    """Per (comparison, prompt hash), aggregated in SQL: baseline wins, ties, candidate wins
+    and n over the valid (scored) items — the per-prompt split of ``outcome_counts``, so the
+    prompt-cluster bootstrap can resample prompts. ``tag=(name, value)`` keeps only the
+    prompts whose pool item (in the comparison's own pool version) has that tag value."""
+    table = ComparisonItem.__table__  # type: ignore[attr-defined]
+    join, where, extra = "", "", {}
+    if tag is not None:
+        if engine.dialect.name == "postgresql":
+            tag_sql = "((pi.tags_json)::json ->> :tag_key)"
+            key = tag[0]
+        else:
+            tag_sql = "json_extract(pi.tags_json, :tag_key)"
+            key = '$."' + tag[0].replace('"', '""') + '"'
+        join = ("JOIN comparison c ON c.id = ci.comparison_id "
+                "JOIN poolitem pi ON pi.pool_id = c.pool_id AND pi.position = ci.position")
+        where = f"AND {tag_sql} = :tag_value"
+        extra = {"tag_key": key, "tag_value": tag[1]}
+    sql = f"""
+        SELECT ci.comparison_id, ci.prompt_hash,
+               SUM(CASE WHEN ci.score = 0.5 THEN 0 ELSE 1 - ci.score END),
+               SUM(CASE WHEN ci.score = 0.5 THEN 1 ELSE 0 END),
+               SUM(CASE WHEN ci.score = 0.5 THEN 0 ELSE ci.score END),
+               COUNT(*)
+        FROM {table.name} ci {join}
+        WHERE ci.comparison_id IN ({{ids}}) AND ci.score IS NOT NULL {where}
+        GROUP BY ci.comparison_id, ci.prompt_hash"""
+    out: list[PromptOutcomeCounts] = []
+    with engine.connect() as conn:
+        for chunk in _chunks(list(comparison_ids)):
+            marks = ", ".join(f":i{k}" for k in range(len(chunk)))
+            params = {f"i{k}": v for k, v in enumerate(chunk)}
+            for row in conn.execute(text(sql.format(ids=marks)), {**params, **extra}):
+                out.append(PromptOutcomeCounts(
+                    comparison_id=row[0], prompt_hash=row[1], baseline_wins=float(row[2] or 0),
+                    ties=float(row[3] or 0), candidate_wins=float(row[4] or 0), n=int(row[5])))
+    return out
