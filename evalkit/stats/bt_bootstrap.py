@@ -81,6 +81,7 @@ class BTResult:
     ci_method: str = CI_BATTLES
     n_clusters: int | None = None  # prompts resampled (prompt-cluster bootstrap)
     prior: float = DEFAULT_PRIOR
+    degenerate_by_component: tuple[int, ...] = ()  # the same count, per component (1, 2, …)
 
     @property
     def component(self) -> np.ndarray:
@@ -216,6 +217,7 @@ def _run(counts: BattleCounts, fit: BTFit, i: np.ndarray, j: np.ndarray,
     chunk = max(1, _BATCH_ELEMENTS // (k * k))
     reps = np.empty((rounds, k))
     degenerate = 0
+    by_component = np.zeros(fit.n_components, dtype=np.int64)
     npair = i.size
     for start in range(0, rounds, chunk):
         r = min(rounds, start + chunk) - start
@@ -227,6 +229,7 @@ def _run(counts: BattleCounts, fit: BTFit, i: np.ndarray, j: np.ndarray,
         if l2 == 0:
             need = ~_finite_mle(w, labels, pins)
             degenerate += int(need.any(axis=1).sum())
+            by_component += need.sum(axis=0)
         theta, _ = _solve(w, np.repeat(theta0[None], r, axis=0), labels, pins, l2, need, prior,
                           tol, max_iter)
         reps[start:start + r] = _to_ratings(_normalise(theta, ref, labels), fit.base_rating,
@@ -252,4 +255,5 @@ def _run(counts: BattleCounts, fit: BTFit, i: np.ndarray, j: np.ndarray,
                     ranks=rank_by_ci(ci[:, 0], ci[:, 1], labels), n=counts.n_battles,
                     ties=counts.n_ties, method=method, level=level, rounds=rounds, seed=seed,
                     fit=fit, replicates=reps, n_degenerate=degenerate, ci_method=ci_method,
-                    n_clusters=n_clusters, prior=float(prior))
+                    n_clusters=n_clusters, prior=float(prior),
+                    degenerate_by_component=tuple(int(x) for x in by_component))
