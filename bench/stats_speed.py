@@ -1,6 +1,7 @@
 """Speed of evalkit's statistics against the per-battle way, measured in one process.
 
-Part 1 — Bradley–Terry leaderboard with bootstrap CIs.
+Part 1 — Bradley–Terry with the battle bootstrap (the leaderboard's default, the prompt-cluster
+  bootstrap, has its own benchmark: bench/bt_cluster_bootstrap.py).
   Data: 50 checkpoints with known ratings (uniform 800-1200), 1,000,000 battles between random
   pairs, ~10% ties (drawn so the expected score is still the BT win probability), model names
   as strings, generated vectorised.
