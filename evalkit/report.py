@@ -46,7 +46,9 @@ def footer(summary: dict[str, Any]) -> str:
     o = summary["overall"]
     req = summary["requests"]
     parts = [f"comparison {summary['comparison_id']}",
-             f"CI: {o['ci_method']}, {o['n_boot']} resamples; p: {o.get('test') or '—'} "
+             f"CI: {o['ci_method']}"
+             + (f", {o['n_boot']} resamples" if o.get("n_boot") else "")
+             + f"; p: {o.get('test') or '—'} "
              "(* Holm-adjusted within each tag)",
              "ties count 0.5; invalid and failed prompts are excluded, never counted as losses",
              _length_line(o.get("length_controlled")),

@@ -1,8 +1,14 @@
-"""Prompt-clustered bootstrap of the win rate. Pure numpy, seeded.
+"""The win rate over prompt clusters, its interval, and the prompt bootstrap. Pure numpy, seeded.
 
-The unit of resampling is the prompt: a prompt's judge orders and repeated samples are folded
-into one score in [0, 1] before anything is resampled (``cluster_scores``), so the bootstrap
-respects the pairing (docs/statistics.md).
+The unit is the prompt: a prompt's judge orders and repeated samples are folded into one score
+in [0, 1] before anything else (``cluster_scores``), so the interval and any resampling respect
+the pairing (docs/statistics.md).
+
+``win_rate_summary`` reports the Agresti–Coull interval at the effective sample size
+(``intervals.py``): unlike the percentile bootstrap it keeps its coverage at small n and near
+0 or 1, and it never returns a zero-width interval ([1, 1] for 20 wins out of 20). The
+percentile bootstrap (``method="percentile-bootstrap"``), BCa and ``bootstrap_means`` stay
+available for other statistics and for reproducing older comparisons.
 """
 
 from __future__ import annotations
@@ -12,7 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from .intervals import METHOD as _INTERVAL_METHOD
+from .intervals import win_rate_interval
+
 _MAX_CATEGORIES = 256
+_BOOT_METHOD = "paired percentile bootstrap (prompt clusters)"
 
 
 def cluster_scores(clusters: Sequence[Sequence[float]]) -> np.ndarray:
@@ -52,18 +62,33 @@ def percentile_ci(replicates: np.ndarray, level: float = 0.95) -> tuple[float, f
 
 
 def win_rate_summary(scores: np.ndarray, *, level: float = 0.95, n_boot: int = 10_000,
-                     seed: int = 0) -> dict[str, Any]:
-    """Win rate (mean prompt score), its standard error and a paired percentile bootstrap CI."""
+                     seed: int = 0, method: str = "agresti-coull") -> dict[str, Any]:
+    """Win rate (mean prompt score), its standard error and a CI over prompt clusters.
+
+    ``method="agresti-coull"`` (default): ``intervals.win_rate_interval``, with ``n_eff`` the
+    effective sample size; it needs no resampling, so ``n_boot`` is reported as 0.
+    ``method="percentile-bootstrap"``: the paired percentile bootstrap with ``n_boot``
+    resamples and ``seed`` (evalkit's earlier default; too narrow at small n and near 0 or 1).
+    """
+    if method not in ("agresti-coull", "percentile-bootstrap"):
+        raise ValueError(f"unknown interval method {method!r}")
     scores = np.asarray(scores, dtype=float)
     n = int(scores.size)
+    boot = method == "percentile-bootstrap"
+    out: dict[str, Any] = {
+        "n": n, "win_rate": None, "se": None, "ci": None, "ci_level": level,
+        "ci_method": _BOOT_METHOD if boot else _INTERVAL_METHOD,
+        "n_boot": int(n_boot) if boot else 0, "n_eff": None}
     if n == 0:
-        return {"n": 0, "win_rate": None, "se": None, "ci": None, "ci_level": level,
-                "ci_method": "paired percentile bootstrap (prompt clusters)", "n_boot": n_boot}
-    mean = float(scores.mean())
-    se = float(scores.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-    lo, hi = percentile_ci(bootstrap_means(scores, n_boot, seed), level)
-    return {"n": n, "win_rate": mean, "se": se, "ci": [lo, hi], "ci_level": level,
-            "ci_method": "paired percentile bootstrap (prompt clusters)", "n_boot": n_boot}
+        return out
+    out["win_rate"] = float(scores.mean())
+    out["se"] = float(scores.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    if boot:
+        out["ci"] = list(percentile_ci(bootstrap_means(scores, n_boot, seed), level))
+    else:
+        lo, hi, n_eff = win_rate_interval(scores, level)
+        out.update(ci=[lo, hi], n_eff=n_eff)
+    return out
 
 
 def bca_ci(scores: np.ndarray, *, level: float = 0.95, n_boot: int = 10_000,
