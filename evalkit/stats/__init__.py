@@ -23,12 +23,35 @@ from .hypothesis import (
     superiority,
 )
 from .length import length_controlled_win_rate
-from .power import min_detectable_difference, required_prompts
+from .power import (
+    Plan,
+    PlanSpec,
+    SequentialPlan,
+    min_detectable_difference,
+    min_detectable_regression,
+    plan_margin_test,
+    required_prompts,
+    required_prompts_margin,
+    score_sd,
+)
 from .reliability import (
     agreement,
     first_position_win_rate,
     longer_response_win_rate,
     position_flip_rate,
+)
+from .sequential import (
+    Look,
+    OperatingCharacteristics,
+    SequentialDesign,
+    SequentialResult,
+    SequentialSpec,
+    analyse_look,
+    design_sequential,
+    final_look_boundaries,
+    look_target,
+    operating_characteristics,
+    run_sequential,
 )
 
 __all__ = [
@@ -38,4 +61,10 @@ __all__ = [
     "min_detectable_difference", "noninferiority", "paired_test", "percentile_ci",
     "position_flip_rate", "predicted_win_matrix", "rank_by_ci", "regression_test", "required_prompts",
     "sign_test", "superiority", "win_probability", "win_rate_summary",
+    # gate planning and the sequential gate
+    "Look", "OperatingCharacteristics", "Plan", "PlanSpec", "SequentialDesign",
+    "SequentialPlan", "SequentialResult", "SequentialSpec", "analyse_look",
+    "design_sequential", "final_look_boundaries", "look_target", "min_detectable_regression",
+    "operating_characteristics", "plan_margin_test", "required_prompts_margin",
+    "run_sequential", "score_sd",
 ]
