@@ -261,7 +261,7 @@ class Comparer:
                                               level=self.options.ci_level)
         return {"win_rate": lc["lc_win_rate"], "ci": lc["lc_ci"], "slope": lc["slope"],
                 "slope_ci": lc["slope_ci"], "n": lc["n"], "n_boot": n_boot,
-                "method": "logistic fit of outcome on tanh(standardised length difference); "
+                "method": "logistic fit of outcome on tanh(length difference / (1.4826 MAD)); "
                           "win rate at zero difference; prompt bootstrap, refit per resample"}
 
     def _save(self, summary: dict[str, Any], items: list[dict[str, Any]]) -> None:
