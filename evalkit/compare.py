@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from . import __version__, stats
 from .backends.checkpoints import CheckpointBackend
 from .generate import Generator
+from .judging.orders import candidate_first
 from .judging.outcomes import OrderVerdict, prompt_outcome
 from .judging.pairwise import PairwiseJudge
 from .judging.parse import Verdict
@@ -119,7 +120,7 @@ class Comparer:
         item["gen_baseline"], item["gen_candidate"] = base["key"], cand["key"]
         if base["error"] or cand["error"]:
             return item
-        orders = self._orders(prompt, cand, base)
+        orders = self._orders(prompt, cand, base, sample)
         rows = await asyncio.gather(*(
             self._judge(prompt, cand if cf else base, base if cf else cand) for cf in orders))
         for row, cf in zip(rows, orders, strict=True):
@@ -132,12 +133,15 @@ class Comparer:
         item.update(outcome=outcome, strength=strength, score=score)
         return item
 
-    def _orders(self, prompt: PoolPrompt, cand: dict[str, Any],
-                base: dict[str, Any]) -> list[bool]:
-        """Which orders to judge (True = candidate shown first). A judge that only replays
-        stored verdicts (an imported one) uses the orders it has."""
+    def _orders(self, prompt: PoolPrompt, cand: dict[str, Any], base: dict[str, Any],
+                sample: int) -> list[bool]:
+        """Which orders to judge (True = candidate shown first): both, or with
+        ``both_orders = false`` one seeded fair coin per prompt and sample (judging/orders.py).
+        A judge that only replays stored verdicts (an imported one) uses the orders it has."""
         if not getattr(self.judge, "stored_only", False):
-            return [True, False] if self.judge.config.both_orders else [True]
+            if self.judge.config.both_orders:
+                return [True, False]
+            return [candidate_first(self.options.seed, prompt.prompt_hash, sample)]
         present = [cf for cf in (True, False) if self.judge.key(
             prompt, (cand if cf else base)["response"], (base if cf else cand)["response"]
         ) in self.judgments]

@@ -26,7 +26,8 @@ def compare(
     pool_version: Annotated[str | None, typer.Option("--pool-version")] = None,
     samples: Annotated[int, typer.Option(help="samples per prompt and checkpoint")] = 1,
     limit: Annotated[int | None, typer.Option(help="only the first N prompts")] = None,
-    seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
+    seed: Annotated[int, typer.Option(help="seed for resampling and, with both_orders = "
+                                        "false, for each prompt's judge order")] = 0,
     n_boot: Annotated[int, typer.Option("--n-boot", help="bootstrap resamples")] = 10_000,
     config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
