@@ -28,7 +28,11 @@ def gate(
                                                   "summary here (also $GITHUB_STEP_SUMMARY)")
                         ] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="write JUnit XML here")] = None,
-    seed: Annotated[int, typer.Option()] = 0,
+    sequential: Annotated[bool, typer.Option(
+        "--sequential", help="judge in looks, in a seeded random order, and stop as soon as "
+        "the decision is clear (docs/sequential-gate.md)")] = False,
+    seed: Annotated[int, typer.Option(help="seed of the bootstrap and of the sequential "
+                                      "order")] = 0,
     config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Block regressions in CI: exit 0 pass, 1 regression, 2 inconclusive or error."""
@@ -42,7 +46,7 @@ def gate(
     cfg = replace(cfg, store_url=_store_url(db, cfg))
     policy = load_gate_policy(cfg.path, str(policy_file)) if policy_file else cfg.gate
     report = run_gate(cfg, candidate, policy=policy, baseline=baseline, pool=pool, judge=judge,
-                      max_judgments=max_judgments, seed=seed,
+                      max_judgments=max_judgments, seed=seed, sequential=sequential,
                       progress=not as_json and sys.stderr.isatty())
     write_reports(report, markdown_path=str(markdown) if markdown else None,
                   junit_path=str(junit) if junit else None)

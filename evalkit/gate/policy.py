@@ -10,6 +10,8 @@ from ..errors import ConfigError
 from ..tomlfile import read_toml
 
 CORRECTIONS = ("holm", "bh", "none")
+REQUIRES = ("no-credible-regression", "non-inferiority")
+REFERENCE_BEYOND_MARGIN = 0.03  # the drop a report measures power against, without max_mde
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,13 @@ class GatePolicy:
     one-sided test of H0 "win rate ≥ 0.5 − margin" rejects at ``1 - confidence`` after the
     multiple-comparison ``correction`` across all rules (overall + per tag). Too few valid
     judgments, or too many invalid verdicts or failed requests, make the run inconclusive.
+
+    ``require = "non-inferiority"`` passes only a candidate shown *not* worse: every rule's
+    one-sided lower bound (at ``confidence``) above ``0.5 - margin``; otherwise inconclusive.
+    ``max_mde``: a run whose overall rule cannot detect a true win rate of ``0.5 - max_mde``
+    with probability ``power`` does not pass (inconclusive). ``sequential``: judge the pool in
+    a seeded random order in ``looks`` batches and stop once the decision is clear
+    (``docs/sequential-gate.md``); spending ``alpha * t**spending``.
     """
 
     baseline: str = "promoted"
@@ -33,21 +42,36 @@ class GatePolicy:
     max_failed_rate: float = 0.10
     tag_min_valid: int = 10
     max_judgments: int | None = None
+    require: str = "no-credible-regression"
+    power: float = 0.8
+    max_mde: float | None = None
+    sequential: bool = False
+    looks: int = 10
+    spending: float = 1.0
     tags: dict[str, dict[str, float]] = field(default_factory=dict)  # tag -> value -> margin
 
     @property
     def alpha(self) -> float:
-        return 1.0 - self.confidence
+        return round(1.0 - self.confidence, 12)
 
     def tag_margin(self, tag: str, value: str) -> float:
         return self.tags.get(tag, {}).get(value, self.margin)
+
+    def reference(self, margin: float) -> float:
+        """The drop below 0.5 a rule with ``margin`` should be able to see: ``max_mde`` for
+        the overall rule (else margin + 0.03), the same distance beyond their own margin for
+        tag rules."""
+        beyond = (self.max_mde - self.margin if self.max_mde is not None
+                  else REFERENCE_BEYOND_MARGIN)
+        return min(margin + beyond, 0.499)
 
 
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "baseline": str, "pool": str, "judge": str, "confidence": (int, float),
     "correction": str, "margin": (int, float), "min_valid": int,
     "max_invalid_rate": (int, float), "max_failed_rate": (int, float), "tag_min_valid": int,
-    "max_judgments": int, "tags": dict,
+    "max_judgments": int, "tags": dict, "require": str, "power": (int, float),
+    "max_mde": (int, float), "sequential": bool, "looks": int, "spending": (int, float),
 }
 
 
@@ -59,7 +83,7 @@ def parse_gate(raw: dict[str, Any], where: str = "evalkit.toml: gate") -> GatePo
     values: dict[str, Any] = {}
     for key, value in raw.items():
         kind = _TYPES[key]
-        if isinstance(value, bool) or not isinstance(value, kind):
+        if (isinstance(value, bool) != (kind is bool)) or not isinstance(value, kind):
             raise ConfigError(f"{where}.{key}: expected {_name(kind)}, got "
                               f"{type(value).__name__}")
         values[key] = value
@@ -73,7 +97,8 @@ def parse_gate(raw: dict[str, Any], where: str = "evalkit.toml: gate") -> GatePo
             _check_margin(f"{where}.tags.{tag}.{value}", float(margin))
         tags[tag] = {str(v): float(m) for v, m in table.items()}
     policy = GatePolicy(**{k: float(v) if k in ("confidence", "margin", "max_invalid_rate",
-                                                  "max_failed_rate") else v
+                                                  "max_failed_rate", "power", "max_mde",
+                                                  "spending") else v
                            for k, v in values.items()}, tags=tags)
     if not 0.5 < policy.confidence < 1:
         raise ConfigError(f"{where}.confidence: must be between 0.5 and 1")
@@ -84,7 +109,31 @@ def parse_gate(raw: dict[str, Any], where: str = "evalkit.toml: gate") -> GatePo
     for key in ("max_invalid_rate", "max_failed_rate"):
         if not 0 <= getattr(policy, key) <= 1:
             raise ConfigError(f"{where}.{key}: must be between 0 and 1")
+    if policy.require not in REQUIRES:
+        raise ConfigError(f"{where}.require: '{policy.require}' is not one of "
+                          f"{', '.join(REQUIRES)}")
+    if not 0.5 < policy.power < 1:
+        raise ConfigError(f"{where}.power: must be between 0.5 and 1")
+    if policy.max_mde is not None and not policy.margin < policy.max_mde < 0.5:
+        raise ConfigError(f"{where}.max_mde: must be above the margin ({policy.margin:g}) "
+                          "and below 0.5 (a drop of the win rate below 0.5)")
+    if not 1 <= policy.looks <= 50:
+        raise ConfigError(f"{where}.looks: must be between 1 and 50")
+    if not 0.5 <= policy.spending <= 5:
+        raise ConfigError(f"{where}.spending: must be between 0.5 and 5")
+    if policy.sequential:
+        check_sequential(policy, where)
     return policy
+
+
+def check_sequential(policy: GatePolicy, where: str = "gate") -> None:
+    """The sequential gate decides on the overall win rate alone, by blocking or passing."""
+    if policy.tags:
+        raise ConfigError(f"{where}.sequential: the sequential gate monitors the overall win "
+                          "rate only; remove the [gate.tags] rules or run the fixed gate")
+    if policy.require != "no-credible-regression":
+        raise ConfigError(f"{where}.sequential: require = '{policy.require}' has no "
+                          "sequential design; use the fixed gate")
 
 
 def _check_margin(where: str, margin: float) -> None:
@@ -94,7 +143,8 @@ def _check_margin(where: str, margin: float) -> None:
 
 def _name(kind: type | tuple[type, ...]) -> str:
     return "a number" if isinstance(kind, tuple) else {"str": "a string", "int": "an integer",
-                                                        "dict": "a table"}[kind.__name__]
+                                                        "dict": "a table",
+                                                        "bool": "true or false"}[kind.__name__]
 
 
 def load_gate_policy(config_path: str | None, policy_file: str | None = None) -> GatePolicy:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -14,8 +15,9 @@ from .. import __version__
 from ..compare import CompareOptions, compare_checkpoints, resolve_judge
 from ..errors import ConfigError
 from ..store import make_engine, queries
-from .evaluate import evaluate
-from .policy import GatePolicy
+from .evaluate import GateResult, evaluate
+from .policy import GatePolicy, check_sequential
+from .sequential import GateRun, run_sequential_gate
 
 
 def resolve_baseline(engine: Engine, name: str, pool: str, candidate: str) -> str:
@@ -39,8 +41,14 @@ def resolve_baseline(engine: Engine, name: str, pool: str, candidate: str) -> st
 def run_gate(config: Any, candidate: str, *, policy: GatePolicy | None = None,
              baseline: str | None = None, pool: str | None = None, judge: str | None = None,
              max_judgments: int | None = None, seed: int = 0, progress: bool = False,
-             engine: Engine | None = None) -> dict[str, Any]:
+             engine: Engine | None = None, sequential: bool = False) -> dict[str, Any]:
+    """Run the gate (``sequential``, or ``[gate] sequential``: judge in looks and stop once
+    the decision is clear), store the decision and return the report."""
     policy = policy or config.gate
+    if sequential and not policy.sequential:
+        policy = replace(policy, sequential=True)
+    if policy.sequential:
+        check_sequential(policy)
     engine = engine or make_engine(config.store_url)
     pool = pool or policy.pool or config.defaults.pool
     if not pool:
@@ -50,16 +58,39 @@ def run_gate(config: Any, candidate: str, *, policy: GatePolicy | None = None,
     if base == candidate:
         raise ConfigError(f"the candidate '{candidate}' is its own baseline")
     cap = max_judgments if max_judgments is not None else policy.max_judgments
+    run = GateRun(config=config, engine=engine, candidate=candidate, baseline=base, pool=pool,
+                  judge=judge, policy=policy, cap=cap, seed=seed, progress=progress)
+    if policy.sequential:
+        result, summary, prompts = run_sequential_gate(run)
+    else:
+        result, summary, prompts = _run_fixed(run)
+    report = {**result.as_dict(), "candidate": candidate, "baseline": base, "pool": pool,
+              "pool_version": summary["pool"]["version"], "judge": summary["judge"],
+              "comparison_id": summary["comparison_id"], "gate_id": uuid.uuid4().hex[:16],
+              "evalkit_version": __version__, "max_judgments": cap,
+              "flips": (flips(engine, summary["comparison_id"], prompts)
+                        if summary["comparison_id"] else {"against": None, "win_to_loss": []})}
+    queries.save_gate_run(engine, {
+        "id": report["gate_id"], "candidate": candidate, "baseline": base, "pool": pool,
+        "judge": summary["judge"], "comparison_id": summary["comparison_id"],
+        "decision": report["decision"], "exit_code": report["exit_code"],
+        "report_json": json.dumps(report, default=str)})
+    return report
+
+
+def _run_fixed(run: GateRun) -> tuple[GateResult, dict[str, Any], list[Any]]:
+    """Judge the first prompts of the pool (all of them, or as many as the budget allows)."""
+    engine, policy = run.engine, run.policy
     limit = None
-    if cap is not None:
-        per_prompt = 2 if resolve_judge(engine, config, judge).config.both_orders else 1
-        limit = max(1, cap // per_prompt)
-    options = CompareOptions(seed=seed, limit=limit, progress=progress,
+    if run.cap is not None:
+        per_prompt = 2 if resolve_judge(engine, run.config, run.judge).config.both_orders else 1
+        limit = max(1, run.cap // per_prompt)
+    options = CompareOptions(seed=run.seed, limit=limit, progress=run.progress,
                              ci_level=policy.confidence)
-    summary = compare_checkpoints(config, base, candidate, pool=pool, judge=judge,
-                                  options=options, engine=engine)
+    summary = compare_checkpoints(run.config, run.baseline, run.candidate, pool=run.pool,
+                                  judge=run.judge, options=options, engine=engine)
     items = queries.comparison_items(engine, summary["comparison_id"])
-    pool_row = queries.find_pool(engine, pool, summary["pool"]["version"])
+    pool_row = queries.find_pool(engine, run.pool, summary["pool"]["version"])
     assert pool_row is not None and pool_row.id is not None
     prompts = queries.pool_prompts(engine, pool_row.id)[: summary["pool"]["prompts"]]
     by_pos: dict[int, list[float]] = {}
@@ -70,18 +101,8 @@ def run_gate(config: Any, candidate: str, *, policy: GatePolicy | None = None,
             by_pos.setdefault(it["position"], []).append(it["score"])
     scores = [sum(by_pos[i]) / len(by_pos[i]) if i in by_pos else None
               for i in range(len(prompts))]
-    result = evaluate(policy, scores, [p.tags for p in prompts], counts, seed=seed)
-    report = {**result.as_dict(), "candidate": candidate, "baseline": base, "pool": pool,
-              "pool_version": summary["pool"]["version"], "judge": summary["judge"],
-              "comparison_id": summary["comparison_id"], "gate_id": uuid.uuid4().hex[:16],
-              "evalkit_version": __version__, "max_judgments": cap,
-              "flips": flips(engine, summary["comparison_id"], prompts)}
-    queries.save_gate_run(engine, {
-        "id": report["gate_id"], "candidate": candidate, "baseline": base, "pool": pool,
-        "judge": summary["judge"], "comparison_id": summary["comparison_id"],
-        "decision": report["decision"], "exit_code": report["exit_code"],
-        "report_json": json.dumps(report, default=str)})
-    return report
+    result = evaluate(policy, scores, [p.tags for p in prompts], counts, seed=run.seed)
+    return result, summary, prompts
 
 
 def flips(engine: Engine, comparison_id: str, prompts: list[Any]) -> dict[str, Any]:
