@@ -96,10 +96,10 @@ def parse_gate(raw: dict[str, Any], where: str = "evalkit.toml: gate") -> GatePo
                 raise ConfigError(f"{where}.tags.{tag}.{value}: expected a number (margin)")
             _check_margin(f"{where}.tags.{tag}.{value}", float(margin))
         tags[tag] = {str(v): float(m) for v, m in table.items()}
-    policy = GatePolicy(**{k: float(v) if k in ("confidence", "margin", "max_invalid_rate",
-                                                  "max_failed_rate", "power", "max_mde",
-                                                  "spending") else v
-                           for k, v in values.items()}, tags=tags)
+    floats = ("confidence", "margin", "max_invalid_rate", "max_failed_rate", "power", "max_mde",
+              "spending")
+    kwargs: dict[str, Any] = {k: float(v) if k in floats else v for k, v in values.items()}
+    policy = GatePolicy(**kwargs, tags=tags)
     if not 0.5 < policy.confidence < 1:
         raise ConfigError(f"{where}.confidence: must be between 0.5 and 1")
     if policy.correction not in CORRECTIONS:

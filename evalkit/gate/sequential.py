@@ -210,12 +210,20 @@ def _ties(valid: np.ndarray) -> float:
 def _result(policy: GatePolicy, batches: _Batches, report: SequentialReport,
             valid: np.ndarray, ties: float) -> GateResult:
     counts = dict(batches.counts)
-    checks = _quality_checks(policy, 0, counts)[1:]  # min_valid: the first look waits for it
+    # min_valid: every look waits for it, so only a pool smaller than that can fail it
+    checks = _quality_checks(policy, int(valid.size), counts)
     last = report.looks[-1] if report.looks else None
-    decision = "inconclusive" if last is None or report.stopped == "data" else (
+    decision = "inconclusive" if last is None or report.stopped == "data" or not all(
+        c["ok"] for c in checks) else (
         last.decision if last.decision in ("pass", "regression") else "inconclusive")
     spec = report.design.spec
     enough = report.available >= report.max_n
+    mde: float | None = spec.regression
+    if not enough:  # at best what a fixed test on every available prompt could see
+        usable = int(report.available * valid.size / max(1, report.judged))
+        mde = stats.min_detectable_regression(usable, policy.margin, tie_rate=ties,
+                                              alpha=spec.alpha, power=spec.power)
+        mde = None if math.isinf(mde) else mde
     rule = Rule(
         name="overall", n=int(valid.size),
         estimate=None if last is None else last.estimate, ci=_ci(policy, valid),
@@ -223,7 +231,7 @@ def _result(policy: GatePolicy, batches: _Batches, report: SequentialReport,
         verdict=decision, reason=_reason(report, decision),
         bound=None if last is None else last.upper_bound,
         bound_level=None if last is None else float(ndtr(last.regression_z)),
-        mde=spec.regression if enough else None, mde_alpha=spec.alpha, power=spec.power,
+        mde=mde, mde_alpha=spec.alpha, power=spec.power,
         tie_rate=ties, reference=spec.regression, needed_n=report.max_n,
         underpowered=not enough)
     return GateResult(decision=decision, exit_code=EXIT_CODES[decision], rules=[rule],
@@ -271,7 +279,8 @@ def _notes(report: SequentialReport, decision: str, enough: bool) -> list[str]:
     if not enough:
         notes.append(f"The pool and budget allow {report.available:,} prompts but the design "
                      f"may need up to {report.max_n:,} valid ones: a run that reaches the end "
-                     "undecided is inconclusive, not a pass.")
+                     "undecided is inconclusive, not a pass (the table's 'detects' is then "
+                     "at best what a fixed test on every available prompt could see).")
     return notes
 
 

@@ -218,6 +218,15 @@ def _advance(prev: _Density | None, drifts: np.ndarray, t: float, lo_z: float,
     return _Density(x, dens * w[None, :], t)
 
 
+def _crossing_at(prev: _Density | None, drifts: np.ndarray, t: float, *, upper: bool
+                 ) -> Callable[[float], float]:
+    """z ↦ P(cross at or above z) at the threshold drift (upper), or z ↦ P(cross at or below
+    −z) at the alternative drift: both decreasing in z, for ``_solve``."""
+    if upper:
+        return lambda z: float(_crossing(prev, drifts, t, z, True)[0])
+    return lambda z: float(_crossing(prev, drifts, t, -z, False)[1])
+
+
 def _solve(g: Callable[[float], float], target: float, lo: float, hi: float) -> float:
     """The z where the decreasing crossing probability ``g(z)`` equals ``target`` (+inf when
     nothing is to be spent)."""
@@ -248,10 +257,9 @@ def _boundaries(spec: SequentialSpec, fractions: tuple[float, ...], drift: float
         a_inc = (spec.alpha if k == last else _spent(spec.alpha, spec.rho, t)) - spent
         b_inc = _spent(beta, spec.rho, t) - _spent(beta, spec.rho, t_prev)
         centre = drift * math.sqrt(t)
-        b = _solve(lambda z, p=prev, t=t: float(_crossing(p, drifts, t, z, True)[0]),
-                   a_inc, -_INF, _INF)
-        a = -_solve(lambda z, p=prev, t=t: float(_crossing(p, drifts, t, -z, False)[1]),
-                    b_inc, -centre - _INF, -centre + _INF)
+        b = _solve(_crossing_at(prev, drifts, t, upper=True), a_inc, -_INF, _INF)
+        a = -_solve(_crossing_at(prev, drifts, t, upper=False), b_inc, -centre - _INF,
+                    -centre + _INF)
         if k < last and a >= b:  # the boundaries meet early: too much information planned
             a_list.append(b)
             b_list.append(b)
