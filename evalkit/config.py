@@ -13,10 +13,12 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 from .gate.policy import GatePolicy, parse_gate
 from .hashing import content_hash
+from .redact import mask_userinfo, url_token
 from .tomlfile import read_toml
 
 CONFIG_NAME = "evalkit.toml"
@@ -50,9 +52,15 @@ class EndpointConfig:
     max_concurrency: int = 64
     timeout: float = 120.0
     max_retries: int = 6
+    # a token that came in base_url's user-info part (``https://user:TOKEN@host/v1``); the
+    # URL above is kept without it, and it is sent as the Bearer key (never stored or shown)
+    url_key: str | None = field(default=None, repr=False)
 
     def api_key(self, owner: str | None = None) -> str | None:
-        """The key from the environment variable named by ``api_key_env`` (never stored)."""
+        """The key from the environment variable named by ``api_key_env`` or from the base
+        URL's credentials (never stored)."""
+        if self.url_key:
+            return self.url_key
         if not self.api_key_env:
             return None
         key = os.environ.get(self.api_key_env)
@@ -144,7 +152,7 @@ class Config:
 
 # ---- parsing --------------------------------------------------------------------------------
 
-_ENDPOINT_KEYS = {f.name for f in fields(EndpointConfig)}
+_ENDPOINT_KEYS = {f.name for f in fields(EndpointConfig)} - {"url_key"}  # url_key: derived
 _SAMPLING_KEYS = {f.name for f in fields(Sampling)}
 
 
@@ -175,13 +183,28 @@ def _sampling(where: str, raw: Any, default: Sampling) -> Sampling:
                               "seed": int}
     for key, value in raw.items():
         values[key] = _typed(f"{where}.sampling", value, types[key], key)
+    _check_sampling(f"{where}.sampling", values)
     return Sampling(**values)
+
+
+def _check_sampling(where: str, values: dict[str, Any]) -> None:
+    """Values an endpoint would reject (or silently clamp) are config errors."""
+    temperature, top_p, max_tokens = values["temperature"], values["top_p"], values["max_tokens"]
+    if not 0.0 <= temperature <= 2.0:
+        raise ConfigError(f"{where}.temperature: {temperature:g} is out of range (0 to 2)")
+    if top_p is not None and not 0.0 < top_p <= 1.0:
+        raise ConfigError(f"{where}.top_p: {top_p:g} is out of range (above 0, at most 1)")
+    if max_tokens < 1:
+        raise ConfigError(f"{where}.max_tokens: must be at least 1, got {max_tokens}")
 
 
 def _endpoint(where: str, raw: dict[str, Any]) -> EndpointConfig:
     types: dict[str, type] = {"base_url": str, "model": str, "api_key_env": str,
                               "max_concurrency": int, "timeout": float, "max_retries": int}
     values = {k: _typed(where, raw[k], types[k], k) for k in _ENDPOINT_KEYS if k in raw}
+    if values.get("base_url"):
+        values["base_url"], values["url_key"] = _base_url(where, values["base_url"],
+                                                          values.get("api_key_env"))
     ep = EndpointConfig(**values)
     if not ep.base_url:
         raise ConfigError(f"{where}: 'base_url' is required for backend 'openai'")
@@ -194,6 +217,32 @@ def _endpoint(where: str, raw: dict[str, Any]) -> EndpointConfig:
     if ep.max_retries < 0:
         raise ConfigError(f"{where}.max_retries: must be at least 0")
     return ep
+
+
+def _base_url(where: str, url: str, api_key_env: str | None) -> tuple[str, str | None]:
+    """An http(s) URL with a host, without its credentials; and the token they held (sent as
+    the Bearer key). Messages show the URL with its password masked."""
+    shown, field_ = mask_userinfo(url), f"{where}.base_url"
+    example = "e.g. http://127.0.0.1:8000/v1"
+    if "://" not in url:
+        raise ConfigError(f"{field_}: '{shown}' is not a URL: it needs a scheme and a host "
+                          f"({example})")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (a non-numeric or out-of-range port raises here)
+    except ValueError:
+        raise ConfigError(f"{field_}: '{shown}' is not a valid URL (bad host or port; "
+                          f"{example})") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ConfigError(f"{field_}: '{shown}' must start with http:// or https://")
+    if not parts.hostname or any(c.isspace() for c in url):
+        raise ConfigError(f"{field_}: '{shown}' has no valid host ({example})")
+    clean, token = url_token(url)
+    if token and api_key_env:
+        raise ConfigError(f"{field_}: '{shown}' carries credentials and api_key_env is set "
+                          "too; give the key one way (drop the user:token@ part or "
+                          "api_key_env)")
+    return clean, token
 
 
 def parse_checkpoint(name: str, raw: dict[str, Any], where: str = "checkpoints") -> (

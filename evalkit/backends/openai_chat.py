@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import replace
 from typing import Any
 
+from ..redact import MASK, redact, url_token
 from .base import Completion
 from .retry import RETRYABLE_STATUS, RetryPolicy
 
@@ -23,9 +25,10 @@ class ChatClient:
     def __init__(self, base_url: str, model: str, *, api_key: str | None = None,
                  max_concurrency: int = 64, timeout: float = 120.0,
                  retry: RetryPolicy | None = None) -> None:
+        base_url, token = url_token(base_url)  # credentials in the URL become the Bearer key
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
-        self.api_key = api_key
+        self.api_key = api_key or token
         self.timeout = timeout
         self.max_concurrency = max_concurrency
         self.retry = retry or RetryPolicy()
@@ -80,14 +83,24 @@ class ChatClient:
                     status, raw, error = -1, b"", f"connection error: {exc}"
                 latency = time.perf_counter() - start
             if status == 200:
-                return _parse_ok(raw, latency, attempts)
+                return self._scrub(_parse_ok(raw, latency, attempts))
             if status != -1:
                 error = f"HTTP {status}: {_error_message(raw)}"
                 if status not in RETRYABLE_STATUS:
                     break
             if attempt <= self.retry.max_retries:
                 await asyncio.sleep(self.retry.backoff(attempt, retry_after))
-        return Completion(text=None, error=error, attempts=attempts)
+        return self._scrub(Completion(text=None, error=error, attempts=attempts))
+
+    def _scrub(self, done: Completion) -> Completion:
+        """The key never leaves through what an endpoint sends back: errors are redacted
+        (key and URL passwords masked); a text that echoes the key has it masked."""
+        key = self.api_key
+        if done.error is not None:
+            return replace(done, error=redact(done.error, [key]))
+        if key and len(key) >= 4 and done.text and key in done.text:
+            return replace(done, text=done.text.replace(key, MASK))
+        return done
 
 
 def _error_message(raw: bytes) -> str:

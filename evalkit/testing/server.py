@@ -11,6 +11,10 @@ dict (or a JSON file)::
        "ckpt-b": {"kind": "chat", "failures": {"first": 1, "status": 429, "retry_after": 0.01}},
        "judge":  {"kind": "judge", "strengths": {"ckpt-a": 0.0, "ckpt-b": 0.4}, "tie_prob": 0.1}}}
 
+``"api_key": "sk-…"`` makes every ``/v1`` request need ``Authorization: Bearer sk-…``; a wrong
+or missing key gets a 401 whose message quotes the header it got (as careless servers do), so
+tests can check that evalkit redacts keys echoed back to it.
+
 Run it in-process (``with ScriptedServer(scenario) as srv: srv.base_url``) or as its own
 process: ``python -m evalkit.testing serve scenario.json --port 8000``.
 
@@ -31,7 +35,8 @@ from typing import Any
 
 from .scripts import ChatScript, Failures, JudgeScript, build_script, uniform
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+            429: "Too Many Requests",
             500: "Internal Server Error", 503: "Service Unavailable"}
 
 
@@ -42,6 +47,7 @@ class ScriptedServer:
         self.scenario = scenario
         self.host, self.port = host, port
         self.default_latency = float(scenario.get("latency", 0.0))
+        self.api_key: str | None = scenario.get("api_key")
         self.models: dict[str, tuple[ChatScript | JudgeScript, Failures, float]] = {}
         for name, spec in scenario.get("models", {}).items():
             script, failures = build_script(name, spec)
@@ -149,7 +155,8 @@ class ScriptedServer:
                     key, _, value = raw.decode("latin-1").partition(":")
                     headers[key.strip().lower()] = value.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
-                status, payload, extra = await self._route(method, target.split("?")[0], body)
+                status, payload, extra = await self._route(method, target.split("?")[0], body,
+                                                           headers.get("authorization"))
                 data = json.dumps(payload).encode()
                 head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}",
                         "Content-Type: application/json", f"Content-Length: {len(data)}"]
@@ -163,8 +170,12 @@ class ScriptedServer:
         finally:
             writer.close()
 
-    async def _route(self, method: str, path: str, body: bytes
+    async def _route(self, method: str, path: str, body: bytes, auth: str | None = None
                      ) -> tuple[int, Any, dict[str, str]]:
+        if (self.api_key is not None and path.startswith("/v1/")
+                and auth != f"Bearer {self.api_key}"):
+            return 401, _error(f"invalid API key: got Authorization {auth!r}",
+                               "invalid_api_key"), {}
         if path.endswith("/chat/completions") and method == "POST":
             return await self._chat(body)
         if path.endswith("/models") and method == "GET":
