@@ -18,7 +18,13 @@ def import_pool(engine: Engine, name: str, path: str | Path, mapping: FieldMap |
                 *, fmt: str | None = None, split: str | None = None) -> tuple[Pool, bool]:
     """Validate the whole file first, then store it as one version (all or nothing)."""
     prompts = read_pool(path, mapping, fmt=fmt, split=split)
-    return queries.save_pool(engine, name, pool_version(prompts), prompts, source=str(path))
+    return store_pool(engine, name, prompts, source=str(path))
+
+
+def store_pool(engine: Engine, name: str, prompts: list[PoolPrompt], source: str
+               ) -> tuple[Pool, bool]:
+    """Store validated prompts as one version of pool ``name`` (unchanged content: no-op)."""
+    return queries.save_pool(engine, name, pool_version(prompts), prompts, source=source)
 
 
 def resolve_pool(engine: Engine, name: str, version: str | None = None

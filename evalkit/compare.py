@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from . import __version__, stats
 from .backends.checkpoints import CheckpointBackend
+from .errors import ConfigError
 from .generate import Generator
 from .judging.orders import candidate_first
 from .judging.outcomes import OrderVerdict, prompt_outcome
@@ -43,6 +44,17 @@ class CompareOptions:
     # positions in the result count from 0 in this order
     positions: tuple[int, ...] | None = None
     save: bool = True  # False: judge and summarise but store no comparison (e.g. a gate look)
+
+    def __post_init__(self) -> None:  # library callers get the CLI's checks too
+        checks = [("samples", self.samples >= 1, "at least 1"),
+                  ("limit", self.limit is None or self.limit >= 1, "at least 1"),
+                  ("n_boot", self.n_boot >= 100, "at least 100"),
+                  ("seed", self.seed >= 0, "at least 0"),
+                  ("ci_level", 0 < self.ci_level < 1, "between 0 and 1")]
+        for name, ok, expected in checks:
+            if not ok:
+                raise ConfigError(f"compare option {name}: must be {expected}, got "
+                                  f"{getattr(self, name)}")
 
 
 class Comparer:

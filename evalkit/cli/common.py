@@ -43,6 +43,22 @@ def _engine(db: str | None, config_path: Path | None, *, create: bool = True) ->
     return make_engine(_store_url(db, _config(config_path)), create=create)
 
 
+def _check_output_file(path: Path | None, what: str = "") -> None:
+    """Fail before any work when an output file cannot be written: its folder must exist
+    (evalkit does not create folders) and it must not be a folder itself."""
+    if path is None:
+        return
+    from ..errors import ConfigError
+
+    where = f"{what} {path}".strip()
+    if path.is_dir():
+        raise ConfigError(f"{where}: is a folder, not a file")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ConfigError(f"{where}: folder {folder} does not exist (evalkit does not create "
+                          "folders)")
+
+
 def _print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
 

@@ -12,6 +12,7 @@ import typer
 from .common import ConfigOpt, DbOpt, JsonOpt, _config, _console, _engine, _print_json, _store_url
 
 app = typer.Typer()
+MIN_N_BOOT = 100  # fewer resamples give intervals too coarse to report
 
 
 @app.command()
@@ -24,21 +25,23 @@ def compare(
     pool: Annotated[str | None, typer.Option("--pool", "-p", help="pool name")] = None,
     judge: Annotated[str | None, typer.Option("--judge", "-j", help="judge name")] = None,
     pool_version: Annotated[str | None, typer.Option("--pool-version")] = None,
-    samples: Annotated[int, typer.Option(help="samples per prompt and checkpoint")] = 1,
-    limit: Annotated[int | None, typer.Option(help="only the first N prompts")] = None,
-    seed: Annotated[int, typer.Option(help="seed for resampling and, with both_orders = "
-                                        "false, for each prompt's judge order")] = 0,
-    n_boot: Annotated[int, typer.Option("--n-boot", help="bootstrap resamples")] = 10_000,
+    samples: Annotated[int, typer.Option(min=1, help="samples per prompt and checkpoint")] = 1,
+    limit: Annotated[int | None, typer.Option(min=1, help="only the first N prompts")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="seed for resampling and, with "
+                                        "both_orders = false, for each prompt's judge order")] = 0,
+    n_boot: Annotated[int, typer.Option("--n-boot", min=MIN_N_BOOT,
+                                        help="bootstrap resamples")] = 10_000,
     config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Compare CANDIDATE against BASELINE on a pool: generate, judge both orders, report."""
     from dataclasses import replace
 
-    from ..compare import CompareOptions, compare_checkpoints
     from ..errors import ConfigError
 
-    cfg = _config(config)
+    cfg = _config(config)  # a bad config fails before the heavy imports below
     cfg = replace(cfg, store_url=_store_url(db, cfg))
+    from ..compare import CompareOptions, compare_checkpoints
+
     pool = pool or cfg.defaults.pool
     if not pool:
         raise ConfigError("no pool given; pass --pool NAME or set [defaults] pool")
@@ -77,12 +80,22 @@ def show(
     """Print a stored comparison (with --items: per prompt, both orders' verdicts)."""
     from ..errors import ConfigError
     from ..report import footer, items_table, summary_table
-    from ..store.queries import comparison_item_verdicts, get_comparison
+    from ..store.queries import (
+        comparison_ids_with_prefix,
+        comparison_item_verdicts,
+        get_comparison,
+    )
 
     engine = _engine(db, config, create=False)
-    row = get_comparison(engine, comparison_id)
+    row = get_comparison(engine, comparison_id) if comparison_id else None
     if row is None:
-        raise ConfigError(f"no comparison '{comparison_id}' in the store")
+        found = comparison_ids_with_prefix(engine, comparison_id, limit=11)
+        if len(found) > 1:
+            more = ", …" if len(found) > 10 else ""
+            raise ConfigError(f"comparison id '{comparison_id}' is ambiguous: matches "
+                              f"{', '.join(found[:10])}{more}; give more characters")
+        raise ConfigError(f"no comparison '{comparison_id}' in the store (see `evalkit "
+                          "comparisons`)")
     summary = json.loads(row["summary_json"])
     rows = comparison_item_verdicts(engine, row["id"]) if items else None
     if as_json:
@@ -131,8 +144,8 @@ def leaderboard(
     pool: Annotated[str | None, typer.Option("--pool", "-p", help="pool name")] = None,
     judge: Annotated[str | None, typer.Option("--judge", "-j")] = None,
     anchor: Annotated[str | None, typer.Option(help="checkpoint fixed at 1000")] = None,
-    rounds: Annotated[int, typer.Option(help="bootstrap rounds")] = 200,
-    seed: Annotated[int, typer.Option()] = 0,
+    rounds: Annotated[int, typer.Option(min=1, help="bootstrap rounds")] = 200,
+    seed: Annotated[int, typer.Option(min=0)] = 0,
     config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Bradley–Terry ratings of every checkpoint compared on a pool, with CIs and ranks."""

@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from .common import ConfigOpt, DbOpt, JsonOpt, _config, _engine, _print_json, _store_url
+from .common import (
+    ConfigOpt,
+    DbOpt,
+    JsonOpt,
+    _check_output_file,
+    _config,
+    _engine,
+    _print_json,
+    _store_url,
+)
 
 app = typer.Typer()
 
@@ -23,7 +32,8 @@ def gate(
     policy_file: Annotated[Path | None, typer.Option(
         "--policy", help="a TOML file with a [gate] table (default: evalkit.toml's)")] = None,
     max_judgments: Annotated[int | None, typer.Option(
-        "--max-judgments", help="cap on judge calls (the first prompts of the pool)")] = None,
+        "--max-judgments", min=1, help="cap on judge calls (the first prompts of the pool)")
+                                     ] = None,
     markdown: Annotated[Path | None, typer.Option("--markdown", help="write the Markdown "
                                                   "summary here (also $GITHUB_STEP_SUMMARY)")
                         ] = None,
@@ -31,8 +41,8 @@ def gate(
     sequential: Annotated[bool, typer.Option(
         "--sequential", help="judge in looks, in a seeded random order, and stop as soon as "
         "the decision is clear (docs/sequential-gate.md)")] = False,
-    seed: Annotated[int, typer.Option(help="seed of the bootstrap and of the sequential "
-                                      "order")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="seed of the bootstrap and of the "
+                                      "sequential order")] = 0,
     config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Block regressions in CI: exit 0 pass, 1 regression, 2 inconclusive or error."""
@@ -42,6 +52,8 @@ def gate(
     from ..gate.reports import markdown as render_markdown
     from ..gate.run import run_gate, write_reports
 
+    _check_output_file(markdown, "--markdown")
+    _check_output_file(junit, "--junit")
     cfg = _config(config)
     cfg = replace(cfg, store_url=_store_url(db, cfg))
     policy = load_gate_policy(cfg.path, str(policy_file)) if policy_file else cfg.gate

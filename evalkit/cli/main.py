@@ -42,12 +42,15 @@ def main() -> None:
     except KeyboardInterrupt:
         rc = 130
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):  # usage errors
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+        # click's classes, or the copies newer typer versions vendor: matched by name
+        kinds = {cls.__name__ for cls in type(exc).__mro__}
+        if "NoArgsIsHelpError" in kinds:  # a bare group: its help, as asked
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+        if "ClickException" in kinds:  # usage errors: one line too
+            sys.stderr.write(f"evalkit: error: {_usage_line(exc)}\n")
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+        if "Abort" in kinds:
             rc = 130
         else:
             raise
@@ -55,6 +58,15 @@ def main() -> None:
         sys.stderr.write("evalkit: interrupted; completed work is stored, run again to "
                          "resume\n")
     sys.exit(rc if isinstance(rc, int) else 0)
+
+
+def _usage_line(exc: Any) -> str:
+    """A click usage error as one line naming the option, with where to read more."""
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None and getattr(exc, "exit_code", 1) == 2:
+        message += f" (see '{ctx.command_path} --help')"
+    return message
 
 
 if __name__ == "__main__":

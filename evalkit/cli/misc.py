@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from .common import ConfigOpt, DbOpt, JsonOpt, _config, _console, _print_json, _store_url
+from .common import (
+    ConfigOpt,
+    DbOpt,
+    JsonOpt,
+    _check_output_file,
+    _config,
+    _console,
+    _print_json,
+    _store_url,
+)
 
 app = typer.Typer()
 
@@ -47,14 +56,17 @@ def demo(
 
 @app.command()
 def dashboard(
-    port: Annotated[int, typer.Option(help="port to serve on")] = 8501,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port to serve on")] = 8501,
     host: Annotated[str, typer.Option(help="address to bind; 127.0.0.1 keeps it local")] = (
         "127.0.0.1"),
     config: ConfigOpt = None, db: DbOpt = None,
 ) -> None:
     """Open the Streamlit dashboard on the store (leaderboard, A vs B, samples, trajectory)."""
     from ..dashboard_launch import launch
+    from ..errors import ConfigError
 
+    if not host.strip() or any(c.isspace() or c in "/@" for c in host):
+        raise ConfigError(f"--host: '{host}' is not an address to bind (e.g. 127.0.0.1)")
     url = _store_url(db, _config(config))
     from ..redact import mask_url
 
@@ -73,6 +85,7 @@ def init(
 
     if path.exists() and not force:
         raise ConfigError(f"{path} exists; pass --force to overwrite")
+    _check_output_file(path)
     path.write_text(EXAMPLE_CONFIG, encoding="utf-8")
     typer.echo(f"wrote {path}")
 

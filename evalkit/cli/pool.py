@@ -28,13 +28,14 @@ def pool_import(
     config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Validate FILE and store it as a new version of pool NAME (all or nothing)."""
-    from ..catalog import import_pool
-    from ..pools import FieldMap
+    from ..catalog import store_pool
+    from ..pools import FieldMap, read_pool
 
     mapping = FieldMap(id=id_field or None, prompt=prompt_field, messages=messages_field,
                        system=system_field, reference=reference_field or None,
                        tags=tuple(tag or ()))
-    pool, created = import_pool(_engine(db, config), name, file, mapping, fmt=fmt, split=split)
+    prompts = read_pool(file, mapping, fmt=fmt, split=split)  # bad input opens no store
+    pool, created = store_pool(_engine(db, config), name, prompts, source=str(file))
     info = {"name": pool.name, "version": pool.version, "prompts": pool.n_prompts,
             "created": created}
     if as_json:
@@ -74,7 +75,7 @@ def pool_show(
 
     from ..catalog import resolve_pool
 
-    pool, prompts = resolve_pool(_engine(db, config), name, version)
+    pool, prompts = resolve_pool(_engine(db, config, create=False), name, version)
     tags: dict[str, Counter[str]] = {}
     for p in prompts:
         for k, v in p.tags.items():

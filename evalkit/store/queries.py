@@ -318,12 +318,20 @@ def get_comparison(engine: Engine, comparison_id: str) -> dict[str, Any] | None:
     with Session(engine) as s:
         row = s.get(Comparison, comparison_id)
         if row is None:
-            matches = s.exec(select(Comparison).where(
-                Comparison.id.startswith(comparison_id))).all()  # type: ignore[attr-defined]
+            matches = s.exec(select(Comparison).where(Comparison.id.startswith(  # type: ignore[attr-defined]
+                comparison_id, autoescape=True)).limit(2)).all()
             if len(matches) != 1:
                 return None
             row = matches[0]
         return row.model_dump()
+
+
+def comparison_ids_with_prefix(engine: Engine, prefix: str, limit: int = 10) -> list[str]:
+    """Ids of stored comparisons starting with ``prefix`` (``%`` and ``_`` match literally),
+    sorted, at most ``limit``."""
+    with Session(engine) as s:
+        return list(s.exec(select(Comparison.id).where(Comparison.id.startswith(  # type: ignore[attr-defined]
+            prefix, autoescape=True)).order_by(Comparison.id).limit(limit)).all())
 
 
 # ---- leaderboard ---------------------------------------------------------------------------
