@@ -32,6 +32,8 @@ from .store.models import Generation, ImportRecord, Judgment
 def store_bundle(engine: Engine, bundle: ImportBundle, *, compare: bool = True
                  ) -> dict[str, Any]:
     """Store prompts, answers and verdicts; then record one comparison per judged pair."""
+    if not bundle.prompts:
+        raise InputError(f"nothing to import from {bundle.source}: no prompts")
     pool, _ = queries.save_pool(engine, bundle.pool_name, pool_version(bundle.prompts),
                                 bundle.prompts, source=f"import:{bundle.source}")
     by_id = {p.id: p for p in bundle.prompts}

@@ -90,6 +90,9 @@ def read_pool(
     if not file.exists():
         raise InputError("file not found", path=src)
     kind = fmt if fmt is not None else _detect_format(file, src)
+    if split is not None and kind != "hf":
+        raise InputError(f"a split ({split!r}) only applies to a saved datasets dataset (a "
+                         f"folder), not to a {kind} file", path=src)
     mapping = mapping if mapping is not None else FieldMap()
     rows = _read_rows(file, src, kind, mapping, split)
     unit = "line" if kind in ("jsonl", "csv") else "row"
@@ -216,7 +219,9 @@ def _csv_rows(data: bytes, src: str, json_columns: frozenset[str]) -> Rows:
 
 
 def _csv_records(text: str, src: str, json_columns: frozenset[str]) -> Rows:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    """Strict RFC 4180: a quote that never closes, text after a closing quote, a row with
+    more or fewer cells than the header, or a NUL character are located errors."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[str] | None = None
     rows: list[tuple[int, Row]] = []
     next_line = 1
@@ -227,7 +232,7 @@ def _csv_records(text: str, src: str, json_columns: frozenset[str]) -> Rows:
         except StopIteration:
             return rows
         except csv.Error as err:
-            raise at.error(None, f"malformed CSV: {err}") from err
+            raise _csv_quote_error(text, header, at, str(err)) from None
         next_line = reader.line_num + 1
         if not any(cells):
             continue
@@ -237,9 +242,60 @@ def _csv_records(text: str, src: str, json_columns: frozenset[str]) -> Rows:
             rows.append((at.line, _csv_row(header, cells, json_columns, at)))
 
 
+def _csv_quote_error(text: str, header: list[str] | None, at: _At, reason: str) -> InputError:
+    """Locate a quoting error: the record's line and the column whose quote went wrong."""
+    lines = io.StringIO(text, newline="").readlines()  # the lines csv counts
+    record = "".join(lines[at.line - 1:])
+    column, end_line, unterminated = _scan_quotes(record)
+    field = _csv_column(header, column)
+    if unterminated:
+        return at.error(field, "unterminated quote: the quoted cell opened here never closes "
+                        "(it runs to the end of the file); close it or double the quote "
+                        '("") inside the cell')
+    later = f" (the quoted cell runs on to line {at.line + end_line})" if end_line else ""
+    return at.error(field, f"malformed CSV: text after a closing quote{later}; a quote "
+                    'inside a cell must be doubled ("") and a quoted cell must end at its '
+                    f"closing quote ({reason})")
+
+
+def _scan_quotes(record: str) -> tuple[int, int, bool]:
+    """(column, lines into the record, unterminated) of the first bad quote in ``record``."""
+    column, newlines, i, n = 0, 0, 0, len(record)
+    while i < n:
+        if record[i] == '"':  # a quoted cell: find its closing quote
+            i += 1
+            while True:
+                j = record.find('"', i)
+                if j < 0:
+                    return column, newlines, True
+                newlines += record.count("\n", i, j)
+                if record.startswith('""', j):
+                    i = j + 2
+                    continue
+                i = j + 1
+                break
+            if i < n and record[i] not in ",\r\n":
+                return column, newlines, False
+        while i < n and record[i] not in ",\r\n":  # an unquoted cell (or what follows)
+            i += 1
+        if i >= n or record[i] in "\r\n":
+            return column, newlines, False  # the record ended without a bad quote
+        column, i = column + 1, i + 1
+    return column, newlines, False
+
+
+def _csv_column(header: list[str] | None, index: int) -> str:
+    """A column's name for messages: its header name, else its 1-based number."""
+    if header is not None and index < len(header) and header[index]:
+        return header[index]
+    return f"column {index + 1}"
+
+
 def _csv_header(cells: list[str], at: _At) -> list[str]:
     seen: set[str] = set()
-    for name in cells:
+    for index, name in enumerate(cells):
+        if "\0" in name:
+            raise at.error(_csv_column(None, index), "NUL character in the CSV header")
         if name in seen:
             raise at.error(name, "duplicate column in the CSV header")
         seen.add(name)
@@ -247,10 +303,16 @@ def _csv_header(cells: list[str], at: _At) -> list[str]:
 
 
 def _csv_row(header: list[str], cells: list[str], json_columns: frozenset[str], at: _At) -> Row:
-    if len(cells) != len(header):
-        raise at.error(None, f"row has {len(cells)} cells but the header has {len(header)} columns")
+    if len(cells) < len(header):
+        raise at.error(_csv_column(header, len(cells)), f"missing cell: the row has "
+                       f"{len(cells)} cells but the header has {len(header)} columns")
+    if len(cells) > len(header):
+        raise at.error(_csv_column(header, len(header)), f"extra cell: the row has "
+                       f"{len(cells)} cells but the header has {len(header)} columns")
     row: Row = {}
     for name, cell in zip(header, cells, strict=True):
+        if "\0" in cell:
+            raise at.error(name, "NUL character in the cell (is this a binary file?)")
         row[name] = _csv_cell(name, cell, json_columns, at)
     return row
 

@@ -387,7 +387,7 @@ def test_csv_wrong_cell_count(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "pool.csv", [["id", "prompt"], ["a", "Hi", "extra"]])
     with pytest.raises(InputError) as excinfo:
         read_pool(path)
-    assert "3 cells" in located(excinfo, path, 2)
+    assert "3 cells" in located(excinfo, path, 2, "column 3")
 
 
 def test_csv_header_only_is_empty(tmp_path: Path) -> None:

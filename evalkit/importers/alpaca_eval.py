@@ -72,6 +72,9 @@ def read_alpaca_eval(
     if annotations is not None:
         for item, row, at in _json_items(annotations):
             reader.add_annotation(item, row, at)
+    if not reader.prompts:
+        raise InputError("no model outputs found (an empty array?)",
+                         path=", ".join(map(str, paths)) or None)
     extra: dict[str, Any] = {"model_outputs": reader.records}
     if reader.annotation_only:
         extra["annotation_only_outputs"] = reader.annotation_only

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import InputError
 from ..pools import PoolPrompt
 from ._common import (
     PathLike,
@@ -83,6 +84,8 @@ def read_arena_hard(
     reader = _Reader(baseline)
     for row, at in _jsonl(question_file):
         reader.add_question(row, at)
+    if not reader.prompts:
+        raise InputError("no questions found (the file is empty)", path=str(question_file))
     for path in _paths(answer_files):
         for row, at in _jsonl(path):
             reader.add_answer(row, at)

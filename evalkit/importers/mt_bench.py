@@ -77,6 +77,8 @@ def read_mt_bench(
     reader = _Reader()
     for row, at in _jsonl(question_file):
         reader.add_question(row, at)
+    if not reader.prompts:
+        raise InputError("no questions found (the file is empty)", path=str(question_file))
     if reference_file is not None:
         for row, at in _jsonl(reference_file):
             reader.add_reference(row, at)
