@@ -80,16 +80,15 @@ def build_leaderboard(engine: Engine, pool: str, judge: str | None = None, *,
     if anchor is not None and anchor not in {s for pair in sides.values() for s in pair}:
         raise ConfigError(f"anchor '{anchor}' has no valid comparisons in pool '{pool}' with "
                           f"judge '{judge}'")
-    options = {"rounds": rounds, "seed": seed, "level": level, "anchor": anchor}
     if ci == "prompts":
         per_prompt = queries.prompt_outcome_counts(engine, list(sides), tag)
         result = bootstrap_bt_prompts(PromptCounts.from_rows(
             (r.prompt_hash, *sides[r.comparison_id], r.baseline_wins, r.ties, r.candidate_wins)
-            for r in per_prompt), **options)
+            for r in per_prompt), rounds=rounds, seed=seed, level=level, anchor=anchor)
     else:
         result = bootstrap_bt(BattleCounts.from_pairs(
             (p["baseline"], p["candidate"], p["baseline_wins"], p["ties"], p["candidate_wins"])
-            for p in pairs), **options)
+            for p in pairs), rounds=rounds, seed=seed, level=level, anchor=anchor)
     lengths = queries.average_lengths(engine, list(sides))
     return {"pool": pool, "judge": judge, **_board(result, pairs, lengths),
             "method": f"{result.method}; {RANK_NOTE}",

@@ -221,8 +221,8 @@ class PromptCounts:
             q = pair_index.setdefault(ia * k + ib, len(pair_index))
             entries.append((p_index[str(p)], q, aw, t, bw))
         cells = np.zeros((len(prompts), len(pair_index), 3))
-        for p, q, aw, t, bw in entries:
-            cells[p, q] += (aw, t, bw)
+        for row, q, aw, t, bw in entries:
+            cells[row, q] += (aw, t, bw)
         codes = np.fromiter(pair_index, dtype=np.intp, count=len(pair_index))
         return cls(names, tuple(prompts), codes // max(k, 1), codes % max(k, 1), cells)
 

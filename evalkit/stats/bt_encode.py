@@ -55,7 +55,7 @@ def _factorize_strings(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     h = np.zeros(n, dtype=np.uint64)
     for c in range(cols.shape[1]):
         h *= np.uint64(0x100000001B3)  # wraps modulo 2**64
-        h += cols[:, c]
+        h += cols[:, c].astype(np.uint64)
     cand = np.unique(h[:4096])
     for _ in range(2):
         pos = _hash_lookup(cand, h)
