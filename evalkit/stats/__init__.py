@@ -6,8 +6,10 @@ from .bradley_terry import (
     BattleCounts,
     BTFit,
     BTResult,
+    PromptCounts,
     aggregate_battles,
     bootstrap_bt,
+    bootstrap_bt_prompts,
     fit_bt,
     predicted_win_matrix,
     rank_by_ci,
@@ -22,6 +24,7 @@ from .hypothesis import (
     sign_test,
     superiority,
 )
+from .intervals import effective_sample_size, win_rate_interval
 from .length import length_controlled_win_rate
 from .power import (
     Plan,
@@ -67,4 +70,6 @@ __all__ = [
     "design_sequential", "final_look_boundaries", "look_target", "min_detectable_regression",
     "operating_characteristics", "plan_margin_test", "required_prompts_margin",
     "run_sequential", "score_sd",
+    # intervals and the prompt-cluster leaderboard bootstrap
+    "PromptCounts", "bootstrap_bt_prompts", "effective_sample_size", "win_rate_interval",
 ]
