@@ -29,7 +29,7 @@ class Rule:
     name: str
     n: int
     estimate: float | None
-    ci: list[float] | None  # two-sided bootstrap CI at `confidence` (kept for compatibility)
+    ci: list[float] | None  # two-sided CI at `confidence`, as compare shows (for display)
     margin: float
     threshold: float
     p_value: float | None
@@ -71,8 +71,9 @@ def evaluate(policy: GatePolicy, scores: Sequence[float | None],
              seed: int = 0, n_boot: int = 10_000) -> GateResult:
     """``scores[i]``: prompt i's score for the candidate (None if invalid or failed);
     ``tags[i]``: its tags; ``counts``: item counts (win/tie/loss/invalid/failed).
-    ``n_boot``: resamples of the two-sided bootstrap CI shown beside each rule (0: none, for
-    simulations; the decision never depends on it)."""
+    ``n_boot``: 0 leaves out the two-sided CI shown beside each rule (simulations); any other
+    value shows it — the effective-sample-size interval compare reports (docs/statistics.md),
+    which needs no resampling. The decision never depends on it."""
     groups: list[tuple[str, float, list[int]]] = [("overall", policy.margin,
                                                    list(range(len(scores))))]
     for tag in sorted(policy.tags):
@@ -88,8 +89,7 @@ def evaluate(policy: GatePolicy, scores: Sequence[float | None],
         test = stats.regression_test(s, 0.5 - margin)
         ci = None
         if s.size and n_boot:
-            lo, hi = stats.percentile_ci(stats.bootstrap_means(s, n_boot, seed),
-                                         policy.confidence)
+            lo, hi, _ = stats.win_rate_interval(s, policy.confidence)
             ci = [lo, hi]
         rule = {"name": name, "n": int(s.size), "estimate": test["estimate"], "ci": ci,
                 "margin": margin, "threshold": 0.5 - margin, "p_value": test["p_value"]}

@@ -242,7 +242,7 @@ def _result(policy: GatePolicy, batches: _Batches, report: SequentialReport,
 def _ci(policy: GatePolicy, valid: np.ndarray) -> list[float] | None:
     if not valid.size:
         return None
-    lo, hi = stats.percentile_ci(stats.bootstrap_means(valid, 10_000, 0), policy.confidence)
+    lo, hi, _ = stats.win_rate_interval(valid, policy.confidence)
     return [lo, hi]
 
 
