@@ -26,6 +26,7 @@ from .hypothesis import (
 )
 from .intervals import effective_sample_size, win_rate_interval
 from .length import length_controlled_win_rate
+from .paired import PairedDelta, mcnemar_exact, min_detectable_drop, paired_delta
 from .power import (
     Plan,
     PlanSpec,
@@ -72,4 +73,6 @@ __all__ = [
     "run_sequential", "score_sd",
     # intervals and the prompt-cluster leaderboard bootstrap
     "PromptCounts", "bootstrap_bt_prompts", "effective_sample_size", "win_rate_interval",
+    # benchmarks: paired differences between checkpoints on the same documents
+    "PairedDelta", "mcnemar_exact", "min_detectable_drop", "paired_delta",
 ]

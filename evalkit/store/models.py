@@ -195,3 +195,56 @@ class Lease(SQLModel, table=True):
     key: str = Field(primary_key=True)
     owner: str = Field(index=True)  # "host:pid:start" of the claiming process
     expires_at: float  # seconds since the epoch; renewed while the request is in flight
+
+
+class BenchRequest(SQLModel, table=True):
+    """One lm-eval request answered by a checkpoint — evalkit's benchmark cache, keyed by the
+    checkpoint's spec hash and the request (method and arguments), so it is never shared
+    between checkpoints (lm-eval's own cache is keyed without the model)."""
+
+    key: str = Field(primary_key=True)
+    checkpoint_spec: str = Field(index=True)
+    method: str  # "loglikelihood", "loglikelihood_rolling", "generate_until"
+    result_json: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class BenchRun(SQLModel, table=True):
+    """One lm-eval task run on one checkpoint: its metrics with standard errors, and what it
+    ran (``id`` is a content hash of checkpoint spec, suite task source, limit and lm-eval
+    version, so the same run is found again instead of repeated)."""
+
+    id: str = Field(primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    checkpoint: str = Field(index=True)
+    checkpoint_spec: str = Field(index=True)
+    suite: str = Field(index=True)
+    task: str = Field(index=True)
+    source_hash: str  # the suite's task definition and data files as run
+    task_hash: str  # lm-eval's resolved task config (data files by content)
+    lm_eval_version: str
+    evalkit_version: str
+    mode: str  # "chat", "completions" or "hf": how the checkpoint was asked
+    doc_limit: int | None = None
+    num_fewshot: int | None = None
+    primary_metric: str  # "metric,filter" as lm-eval names it, e.g. "acc,none"
+    higher_is_better: bool = True
+    n_samples: int = 0
+    metrics_json: str  # {"metric,filter": {"value": …, "stderr": …}}
+    config_json: str
+    requests_json: str = "{}"  # {"cached": …, "sent": …}
+    duration_s: float | None = None
+
+
+class BenchSample(SQLModel, table=True):
+    """One document of a run under one filter: what was asked, answered and scored."""
+
+    run_id: str = Field(foreign_key="benchrun.id", primary_key=True)
+    filter_name: str = Field(primary_key=True)
+    doc_id: int = Field(primary_key=True)
+    doc_hash: str = Field(index=True)
+    prompt: str
+    response: str | None = None  # the generation, or the option chosen by log-likelihood
+    extracted: str | None = None  # the filtered answer the metric saw
+    target: str
+    metrics_json: str  # {"acc": 1.0, "acc_norm": 1.0}
