@@ -33,6 +33,7 @@ import time
 from collections import Counter, defaultdict
 from typing import Any
 
+from . import completions
 from .scripts import ChatScript, Failures, JudgeScript, build_script, uniform
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
@@ -176,6 +177,10 @@ class ScriptedServer:
                 and auth != f"Bearer {self.api_key}"):
             return 401, _error(f"invalid API key: got Authorization {auth!r}",
                                "invalid_api_key"), {}
+        if "bench" in self.scenario:  # benchmark models, completions, tokenizer: completions.py
+            reply = await completions.route(self, method, path, body)
+            if reply is not None:
+                return reply
         if path.endswith("/chat/completions") and method == "POST":
             return await self._chat(body)
         if path.endswith("/models") and method == "GET":
