@@ -52,9 +52,17 @@ class EndpointConfig:
     max_concurrency: int = 64
     timeout: float = 120.0
     max_retries: int = 6
+    retry_base: float = 0.5  # seconds: the first backoff's upper bound (full jitter, doubling)
+    # replicas of the model (``base_url = [...]``); ``base_url`` is the first of them
+    base_urls: tuple[str, ...] = ()
     # a token that came in base_url's user-info part (``https://user:TOKEN@host/v1``); the
     # URL above is kept without it, and it is sent as the Bearer key (never stored or shown)
     url_key: str | None = field(default=None, repr=False)
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every base URL requests may go to (one, or the replicas)."""
+        return self.base_urls or ((self.base_url,) if self.base_url else ())
 
     def api_key(self, owner: str | None = None) -> str | None:
         """The key from the environment variable named by ``api_key_env`` or from the base
@@ -79,14 +87,24 @@ class CheckpointConfig:
     sampling: Sampling = field(default_factory=Sampling)
     system_prompt: str | None = None
     samples: int = 1
-    path: str | None = None  # replay file
+    path: str | None = None  # replay file, or the model folder of backend "hf"
+    # benchmarks (evalkit bench): the /v1 base of an OpenAI-compatible /v1/completions
+    # endpoint for log-likelihood tasks, and the tokenizer lm-eval uses with it ("remote":
+    # the server's own /tokenize, as vLLM serves it; else a Hugging Face tokenizer name)
+    completions_url: str | None = None
+    tokenizer: str | None = None
 
     def identity(self) -> dict[str, Any]:
         """What determines the answers: the cache key of every generation includes it."""
         if self.backend == "replay":
             return {"backend": "replay", "name": self.name}
-        return {"backend": self.backend, "name": self.name, "model": self.endpoint.model,
-                "system_prompt": self.system_prompt, "sampling": asdict(self.sampling)}
+        if self.backend == "hf":
+            return {"backend": "hf", "name": self.name, "path": self.path}
+        ident = {"backend": self.backend, "name": self.name, "model": self.endpoint.model,
+                 "system_prompt": self.system_prompt, "sampling": asdict(self.sampling)}
+        if self.tokenizer not in (None, "remote"):  # log-likelihoods depend on it
+            ident["tokenizer"] = self.tokenizer
+        return ident
 
     @cached_property
     def spec_hash(self) -> str:
@@ -152,7 +170,7 @@ class Config:
 
 # ---- parsing --------------------------------------------------------------------------------
 
-_ENDPOINT_KEYS = {f.name for f in fields(EndpointConfig)} - {"url_key"}  # url_key: derived
+_ENDPOINT_KEYS = {f.name for f in fields(EndpointConfig)} - {"url_key", "base_urls"}  # derived
 _SAMPLING_KEYS = {f.name for f in fields(Sampling)}
 
 
@@ -200,11 +218,17 @@ def _check_sampling(where: str, values: dict[str, Any]) -> None:
 
 def _endpoint(where: str, raw: dict[str, Any]) -> EndpointConfig:
     types: dict[str, type] = {"base_url": str, "model": str, "api_key_env": str,
-                              "max_concurrency": int, "timeout": float, "max_retries": int}
+                              "max_concurrency": int, "timeout": float, "max_retries": int,
+                              "retry_base": float}
+    listed = raw.get("base_url")
+    if isinstance(listed, list):  # replicas: the first is base_url, all are base_urls
+        raw = {**raw, "base_url": listed[0] if listed else ""}
     values = {k: _typed(where, raw[k], types[k], k) for k in _ENDPOINT_KEYS if k in raw}
     if values.get("base_url"):
         values["base_url"], values["url_key"] = _base_url(where, values["base_url"],
                                                           values.get("api_key_env"))
+    if isinstance(listed, list) and listed:
+        values["base_urls"] = _replica_urls(where, listed, values.get("api_key_env"))
     ep = EndpointConfig(**values)
     if not ep.base_url:
         raise ConfigError(f"{where}: 'base_url' is required for backend 'openai'")
@@ -216,7 +240,25 @@ def _endpoint(where: str, raw: dict[str, Any]) -> EndpointConfig:
         raise ConfigError(f"{where}.timeout: must be positive")
     if ep.max_retries < 0:
         raise ConfigError(f"{where}.max_retries: must be at least 0")
+    if ep.retry_base <= 0:
+        raise ConfigError(f"{where}.retry_base: must be positive")
     return ep
+
+
+def _replica_urls(where: str, urls: list[Any], api_key_env: str | None) -> tuple[str, ...]:
+    """``base_url = [...]``: each entry checked like a single base URL; one key for all."""
+    clean, tokens = [], set()
+    for i, url in enumerate(urls):
+        url = _typed(where, url, str, f"base_url[{i}]")
+        url, token = _base_url(where, url, api_key_env)
+        clean.append(url)
+        tokens.add(token)
+    if len(tokens) > 1:
+        raise ConfigError(f"{where}.base_url: the replicas carry different credentials; give "
+                          "one key for all (api_key_env)")
+    if len(set(clean)) != len(clean):
+        raise ConfigError(f"{where}.base_url: a replica is listed twice")
+    return tuple(clean)
 
 
 def _base_url(where: str, url: str, api_key_env: str | None) -> tuple[str, str | None]:
@@ -255,10 +297,16 @@ def parse_checkpoint(name: str, raw: dict[str, Any], where: str = "checkpoints")
             raise ConfigError(f"{where}: 'path' (the replay file) is required for backend "
                               "'replay'")
         return CheckpointConfig(name=name, backend="replay", path=raw["path"])
+    if backend == "hf":  # a local Hugging Face model, for benchmarks (the 'hf' extra)
+        _check_keys(where, raw, {"backend", "path"})
+        if not isinstance(raw.get("path"), str) or not raw["path"]:
+            raise ConfigError(f"{where}: 'path' (the model folder or hub name) is required "
+                              "for backend 'hf'")
+        return CheckpointConfig(name=name, backend="hf", path=raw["path"])
     if backend != "openai":
-        raise ConfigError(f"{where}.backend: unknown backend '{backend}' (openai, replay)")
+        raise ConfigError(f"{where}.backend: unknown backend '{backend}' (openai, replay, hf)")
     _check_keys(where, raw, _ENDPOINT_KEYS | {"backend", "sampling", "system_prompt",
-                                              "samples"})
+                                              "samples", "completions_url", "tokenizer"})
     samples = _typed(where, raw.get("samples", 1), int, "samples")
     if samples < 1:
         raise ConfigError(f"{where}.samples: must be at least 1")
@@ -267,7 +315,28 @@ def parse_checkpoint(name: str, raw: dict[str, Any], where: str = "checkpoints")
         _typed(where, system, str, "system_prompt")
     return CheckpointConfig(name=name, backend=backend, endpoint=_endpoint(where, raw),
                             sampling=_sampling(where, raw.get("sampling"), Sampling()),
-                            system_prompt=system, samples=samples)
+                            system_prompt=system, samples=samples, **_bench_keys(where, raw))
+
+
+def _bench_keys(where: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """``completions_url`` (an http(s) URL with a host, no credentials: the key is the
+    checkpoint's) and ``tokenizer`` ("remote" by default when there is a completions URL)."""
+    url = raw.get("completions_url")
+    tokenizer = raw.get("tokenizer")
+    if tokenizer is not None and (not isinstance(tokenizer, str) or not tokenizer):
+        raise ConfigError(f"{where}.tokenizer: expected 'remote' or a Hugging Face tokenizer "
+                          "name")
+    if url is None:
+        if tokenizer is not None:
+            raise ConfigError(f"{where}.tokenizer: only used with completions_url (the "
+                              "endpoint lm-eval scores log-likelihoods on)")
+        return {}
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+            or "@" in parts.netloc):
+        raise ConfigError(f"{where}.completions_url: expected an http(s) URL with a host and "
+                          "no credentials, e.g. http://127.0.0.1:8000/v1")
+    return {"completions_url": url.rstrip("/"), "tokenizer": tokenizer or "remote"}
 
 
 def parse_judge(name: str, raw: dict[str, Any], where: str = "judges") -> JudgeConfig:
@@ -311,11 +380,19 @@ def parse_config(data: dict[str, Any], path: str | None = None) -> Config:
     if path:  # replay files, like the store, are found next to the config file
         base = Path(path).resolve().parent
         checkpoints = {n: replace(c, path=str(base / c.path))
-                       if c.backend == "replay" and c.path and not Path(c.path).is_absolute()
+                       if c.backend in ("replay", "hf") and c.path and _local(base, c)
                        else c for n, c in checkpoints.items()}
     gate = parse_gate(_table(where, data, "gate"), f"{where}: gate")
     return Config(store_url=url, checkpoints=checkpoints, judges=judges,
                   defaults=Defaults(**defaults), gate=gate, path=path)
+
+
+def _local(base: Path, c: CheckpointConfig) -> bool:
+    """A relative path to resolve next to the config (an hf hub name stays as it is)."""
+    assert c.path is not None
+    if Path(c.path).is_absolute():
+        return False
+    return c.backend == "replay" or (base / c.path).exists()
 
 
 def _table(where: str, data: dict[str, Any], key: str) -> dict[str, Any]:

@@ -133,7 +133,7 @@ def test_connection_refused() -> None:
     result, elapsed = chat_once(f"http://127.0.0.1:{port}/v1", "m", timeout=2.0,
                                 retry=RetryPolicy(max_retries=2, base=0.01))
     assert result.text is None
-    assert result.error is not None and result.error.startswith("connection error")
+    assert result.error is not None and result.error.startswith("connection refused")
     assert result.attempts == 3
     assert elapsed < 3.0
 
@@ -267,3 +267,66 @@ def test_replay_checkpoint_answers_and_missing_id(tmp_path: Path) -> None:
     assert miss.error == f"{path}: no response for prompt id 'p2'"
     assert ckpt.key(present, 0) != ckpt.key(present, 1)
     assert ckpt.key(present, 0) == ckpt.key(present, 0)
+
+
+# --------------------------------------------------------------------------- answer rules
+
+
+@pytest.mark.parametrize(("failures", "attempts", "error", "finish"), [
+    ({"faults": {"rate": 1.0, "kinds": ["empty_content"]}}, 3, "empty response "
+     "(finish_reason stop)", None),
+    ({"faults": {"rate": 1.0, "kinds": ["empty_choices"]}}, 3, "malformed response: ", None),
+    ({"faults": {"rate": 1.0, "kinds": ["malformed_json"]}}, 3, "malformed response: ", None),
+    ({"faults": {"rate": 1.0, "kinds": ["truncated_body"]}}, 3, "connection error: ", None),
+    ({"faults": {"rate": 1.0, "kinds": ["reset"]}}, 3, "connection error: ", None),
+    ({"faults": {"rate": 1.0, "kinds": ["503"]}}, 3, "HTTP 503: injected fault 503", None),
+    ({"content_filter": 1.0}, 1, "content filtered by the endpoint (finish_reason "
+     "content_filter)", "content_filter"),
+    ({"length": 1.0}, 1, None, "length"),
+])
+def test_answer_rules(failures: dict, attempts: int, error: str | None,
+                      finish: str | None) -> None:
+    """Transient trouble is retried (then fails with its reason); a content filter fails at
+    once; an answer cut by ``length`` is an answer."""
+    with ScriptedServer({"models": {"m": {"failures": failures}}}) as srv:
+        result, _ = chat_once(srv.base_url, "m", timeout=2.0, retry=fast_retry(max_retries=2))
+        assert srv.stats()["requests"] == attempts
+    assert result.attempts == attempts and result.finish_reason == finish
+    assert result.endpoint == srv.base_url
+    if error is None:
+        assert result.ok and result.text
+    else:
+        assert result.text is None and result.error is not None
+        assert result.error.startswith(error), result.error
+
+
+def test_non_retryable_statuses_fail_without_backoff() -> None:
+    for status in (400, 401, 403, 404, 422):
+        scenario = {"models": {"m": {"failures": {"dead": True, "status": status}}}}
+        with ScriptedServer(scenario) as srv:
+            policy = RetryPolicy(max_retries=5, base=5.0)  # a backoff would take seconds
+            result, elapsed = chat_once(srv.base_url, "m", retry=policy)
+            assert srv.stats()["requests"] == 1
+        assert result.attempts == 1 and result.error.startswith(f"HTTP {status}")
+        assert elapsed < 1.0
+
+
+def test_unreachable_endpoint_opens_the_breaker_and_fails_the_rest_fast() -> None:
+    port = free_port()
+
+    async def go() -> list[Completion]:
+        client = ChatClient(f"http://127.0.0.1:{port}/v1", "m", max_concurrency=8,
+                            retry=RetryPolicy(max_retries=6, base=0.5))
+        try:
+            return await asyncio.gather(*[client.chat([{"role": "user", "content": str(i)}])
+                                          for i in range(50)])
+        finally:
+            await client.aclose()
+
+    start = time.perf_counter()
+    results = asyncio.run(go())
+    elapsed = time.perf_counter() - start
+    # without the breaker: 50 requests x 7 attempts with 0.5 s-based backoff, tens of seconds
+    assert elapsed < 3.0
+    assert all(r.error is not None and r.error.startswith("connection refused") for r in results)
+    assert sum(r.attempts for r in results) < 20  # most never sent an attempt

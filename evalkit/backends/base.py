@@ -15,6 +15,7 @@ class Completion:
     latency: float | None = None
     attempts: int = 1
     first_token_logprobs: dict[str, float] | None = None  # token -> logprob, when requested
+    endpoint: str | None = None  # the base URL of the last attempt (credentials masked)
 
     @property
     def ok(self) -> bool:

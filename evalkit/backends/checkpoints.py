@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Protocol
 
-from ..config import CheckpointConfig
+from ..config import CheckpointConfig, EndpointConfig
 from ..errors import InputError
 from ..hashing import content_hash
 from ..pools import PoolPrompt
@@ -29,11 +29,8 @@ class CheckpointBackend(Protocol):
 class OpenAICheckpoint:
     def __init__(self, config: CheckpointConfig) -> None:
         self.config = config
-        ep = config.endpoint
-        self.client = ChatClient(ep.base_url, ep.model,
-                                 api_key=ep.api_key(f"checkpoint '{config.name}'"),
-                                 max_concurrency=ep.max_concurrency, timeout=ep.timeout,
-                                 retry=RetryPolicy(max_retries=ep.max_retries))
+        self.client = client_for(config.endpoint, f"checkpoint '{config.name}'")
+        self.failed_at: dict[str, str] = {}  # key of a failed request -> where it failed
 
     def key(self, prompt: PoolPrompt, sample: int) -> str:
         return content_hash([self.config.spec_hash, prompt.prompt_hash, sample])
@@ -42,7 +39,10 @@ class OpenAICheckpoint:
         messages = list(prompt.messages)
         if self.config.system_prompt and messages[0]["role"] != "system":
             messages = [{"role": "system", "content": self.config.system_prompt}, *messages]
-        return await self.client.chat(messages, **self.config.sampling.request_params(sample))
+        done = await self.client.chat(messages, **self.config.sampling.request_params(sample))
+        if done.error is not None and done.endpoint is not None:
+            self.failed_at[self.key(prompt, sample)] = done.endpoint
+        return done
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -123,6 +123,13 @@ def _collect(path: Path, rows: list[tuple[int, object]]) -> dict[str, str]:
             raise InputError(f"duplicate id '{key}'", path=str(path), line=lineno, field="id")
         out[key] = row["response"]
     return out
+
+
+def client_for(ep: EndpointConfig, owner: str) -> ChatClient:
+    """The chat client of a configured endpoint (one base URL or several replicas)."""
+    return ChatClient(ep.urls, ep.model, api_key=ep.api_key(owner),
+                      max_concurrency=ep.max_concurrency, timeout=ep.timeout,
+                      retry=RetryPolicy(max_retries=ep.max_retries, base=ep.retry_base))
 
 
 def make_checkpoint(config: CheckpointConfig) -> CheckpointBackend:

@@ -2,53 +2,71 @@
 
 It speaks HTTP through aiohttp rather than the ``openai`` SDK: at the concurrency evalkit runs
 (hundreds of requests in flight), the SDK costs ~3 ms of CPU per request against ~0.2 ms here
-(docs/http-client.md). Concurrency is bounded per endpoint; transient failures (429, 5xx,
-timeouts, connection errors) are retried with backoff; every call returns a ``Completion``.
+(docs/http-client.md). One client serves one model at one or several base URLs (replicas,
+balanced by load, each with its own concurrency and circuit breaker: ``balancer.py``).
+Transient failures (429, 5xx, timeouts, resets, a malformed or empty answer) are retried with
+backoff; other 4xx fail at once; every call returns a ``Completion``, never raises for HTTP
+trouble (docs/reliability.md, "Faults and failure reports").
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from ..redact import MASK, redact, url_token
+from .balancer import Balancer, BreakerPolicy, Replica
 from .base import Completion
 from .retry import RETRYABLE_STATUS, RetryPolicy
 
+CONTENT_FILTERED = "content filtered by the endpoint (finish_reason content_filter)"
+
 
 class ChatClient:
-    """One endpoint (base URL + model) with its own concurrency budget."""
+    """One model behind one or more base URLs, each with its own concurrency budget."""
 
-    def __init__(self, base_url: str, model: str, *, api_key: str | None = None,
-                 max_concurrency: int = 64, timeout: float = 120.0,
-                 retry: RetryPolicy | None = None) -> None:
-        base_url, token = url_token(base_url)  # credentials in the URL become the Bearer key
-        self.url = base_url.rstrip("/") + "/chat/completions"
+    def __init__(self, base_url: str | Sequence[str], model: str, *,
+                 api_key: str | None = None, max_concurrency: int = 64,
+                 timeout: float = 120.0, retry: RetryPolicy | None = None,
+                 breaker: BreakerPolicy | None = None) -> None:
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        replicas = []
+        for url in urls:
+            clean, token = url_token(url)  # credentials in the URL become the Bearer key
+            api_key = api_key or token
+            replicas.append(Replica(clean, max_concurrency, breaker or BreakerPolicy()))
+        self.balancer = Balancer(replicas)
+        self.url = replicas[0].chat_url
         self.model = model
-        self.api_key = api_key or token
+        self.api_key = api_key
         self.timeout = timeout
         self.max_concurrency = max_concurrency
         self.retry = retry or RetryPolicy()
-        self._sem: asyncio.Semaphore | None = None
         self._session: Any = None
         import aiohttp  # noqa: F401  (imported here, not in the event loop's first request)
+
+    @property
+    def replicas(self) -> list[Replica]:
+        return self.balancer.replicas
 
     async def _open(self) -> Any:
         if self._session is None:
             import aiohttp
 
-            self._sem = asyncio.Semaphore(self.max_concurrency)
             headers = {"Content-Type": "application/json"}
             if self.api_key:
                 headers["Authorization"] = f"Bearer {self.api_key}"
+            plain = all(r.chat_url.startswith("http:") for r in self.replicas)
             self._session = aiohttp.ClientSession(
                 headers=headers,
                 connector=aiohttp.TCPConnector(
-                    limit=self.max_concurrency, ttl_dns_cache=300,
-                    ssl=None if self.url.startswith("https:") else False),
+                    limit=sum(r.limit for r in self.replicas), limit_per_host=0,
+                    ttl_dns_cache=300, ssl=False if plain else None),
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
             )
         return self._session
@@ -60,37 +78,57 @@ class ChatClient:
 
     async def chat(self, messages: list[dict[str, str]], **params: Any) -> Completion:
         """Send one chat request, retrying transient failures; never raises for HTTP trouble."""
-        import aiohttp
-
         session = await self._open()
-        assert self._sem is not None
         body = json.dumps({"model": self.model, "messages": messages, **params}).encode()
-        error = "no attempt made"
+        error, shown = "no attempt made", self.replicas[0].shown
         attempts = 0
         for attempt in range(1, self.retry.max_retries + 2):
-            attempts = attempt
-            retry_after = None
-            async with self._sem:
-                start = time.perf_counter()
-                try:
-                    async with session.post(self.url, data=body) as resp:
-                        raw = await resp.read()
-                        status = resp.status
-                        retry_after = resp.headers.get("Retry-After")
-                except TimeoutError:
-                    status, raw, error = -1, b"", f"timeout after {self.timeout:g}s"
-                except aiohttp.ClientError as exc:
-                    status, raw, error = -1, b"", f"connection error: {exc}"
-                latency = time.perf_counter() - start
+            replica = await self.balancer.acquire()
+            if replica is None:  # every circuit is open: fail now, with the reason it opened
+                failed, error = self.balancer.last_error()
+                return self._scrub(Completion(text=None, error=error, attempts=attempts,
+                                              endpoint=failed.shown))
+            attempts, shown = attempt, replica.shown
+            status, raw, retry_after, latency, outcome, error = await self._attempt(
+                session, replica, body, error)
             if status == 200:
-                return self._scrub(_parse_ok(raw, latency, attempts))
-            if status != -1:
+                done, again = _parse_ok(raw, latency, attempts)
+                if not again:
+                    return self._scrub(replace(done, endpoint=shown))
+                error = done.error or "malformed response"
+            elif status != -1:
                 error = f"HTTP {status}: {_error_message(raw)}"
                 if status not in RETRYABLE_STATUS:
-                    break
+                    break  # 400, 401, 403, 404, 422 …: asking again gives the same answer
             if attempt <= self.retry.max_retries:
                 await asyncio.sleep(self.retry.backoff(attempt, retry_after))
-        return self._scrub(Completion(text=None, error=error, attempts=attempts))
+        return self._scrub(Completion(text=None, error=error, attempts=attempts, endpoint=shown))
+
+    async def _attempt(self, session: Any, replica: Replica, body: bytes, error: str
+                       ) -> tuple[int, bytes, str | None, float, str, str]:
+        """One POST to one replica: (status or -1, body, Retry-After, latency, the outcome
+        for its breaker, the error when there was no HTTP answer)."""
+        import aiohttp
+
+        status, raw, retry_after, outcome = -1, b"", None, "cancelled"
+        start = time.perf_counter()
+        try:
+            async with session.post(replica.chat_url, data=body) as resp:
+                raw = await resp.read()
+                status = resp.status
+                retry_after = resp.headers.get("Retry-After")
+            outcome = "ok"
+        except TimeoutError:
+            error, outcome = f"timeout after {self.timeout:g}s", "timeout"
+        except aiohttp.ClientConnectorError as exc:
+            refused = getattr(exc.os_error, "errno", None) == errno.ECONNREFUSED
+            error = (f"connection refused: {exc}" if refused else f"cannot connect: {exc}")
+            outcome = "unreachable"
+        except aiohttp.ClientError as exc:
+            error, outcome = f"connection error: {exc or type(exc).__name__}", "transient"
+        finally:
+            self.balancer.release(replica, outcome, None if outcome == "ok" else error)
+        return status, raw, retry_after, time.perf_counter() - start, outcome, error
 
     def _scrub(self, done: Completion) -> Completion:
         """The key never leaves through what an endpoint sends back: errors are redacted
@@ -108,26 +146,36 @@ def _error_message(raw: bytes) -> str:
         data = json.loads(raw)
         err = data.get("error", data)
         msg = err.get("message") if isinstance(err, dict) else err
-        return str(msg)[:300]
+        return " ".join(str(msg).split())[:300]
     except (ValueError, AttributeError):
-        return raw[:300].decode("utf-8", "replace")
+        return " ".join(raw[:300].decode("utf-8", "replace").split())
 
 
-def _parse_ok(raw: bytes, latency: float, attempts: int) -> Completion:
+def _parse_ok(raw: bytes, latency: float, attempts: int) -> tuple[Completion, bool]:
+    """A 200's completion and whether to ask again: a body that is not a chat completion
+    (bad JSON, no choices) or an empty answer is retried; ``content_filter`` is a failure that
+    asking again would not change; ``length`` is an answer, kept as cut."""
     try:
         data = json.loads(raw)
         choice = data["choices"][0]
         text = choice["message"].get("content") or ""
         usage = data.get("usage") or {}
-        return Completion(text=text, finish_reason=choice.get("finish_reason"),
-                          prompt_tokens=usage.get("prompt_tokens"),
-                          completion_tokens=usage.get("completion_tokens"),
-                          latency=latency, attempts=attempts,
-                          first_token_logprobs=_first_token_logprobs(choice))
+        finish = choice.get("finish_reason")
+        logprobs = _first_token_logprobs(choice)
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        return Completion(text=None, error="malformed response: "
-                          + raw[:200].decode("utf-8", "replace"), latency=latency,
-                          attempts=attempts)
+        shown = " ".join(raw[:200].decode("utf-8", "replace").split())
+        return Completion(text=None, error="malformed response: " + (shown or "empty body"),
+                          latency=latency, attempts=attempts), True
+    if finish == "content_filter":
+        return Completion(text=None, error=CONTENT_FILTERED, finish_reason=finish,
+                          latency=latency, attempts=attempts), False
+    if not text.strip() and not logprobs:
+        return Completion(text=None, error=f"empty response (finish_reason {finish})",
+                          finish_reason=finish, latency=latency, attempts=attempts), True
+    return Completion(text=text, finish_reason=finish,
+                      prompt_tokens=usage.get("prompt_tokens"),
+                      completion_tokens=usage.get("completion_tokens"),
+                      latency=latency, attempts=attempts, first_token_logprobs=logprobs), False
 
 
 def _first_token_logprobs(choice: dict[str, Any]) -> dict[str, float] | None:

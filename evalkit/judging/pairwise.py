@@ -7,8 +7,7 @@ import math
 from dataclasses import dataclass
 
 from ..backends.base import Completion
-from ..backends.openai_chat import ChatClient
-from ..backends.retry import RetryPolicy
+from ..backends.checkpoints import client_for
 from ..backends.stored import judgment_key
 from ..config import JudgeConfig
 from ..hashing import content_hash
@@ -29,6 +28,7 @@ class JudgeCall:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     preference: float | None = None  # soft verdict: P(second shown is better)
+    endpoint: str | None = None  # where a failed call failed (base URL, credentials masked)
 
 
 class PairwiseJudge:
@@ -37,11 +37,8 @@ class PairwiseJudge:
         self.template = template or load_template(config.template)
         self.identity = config.identity(self.template.text_hash)
         self.spec_hash = content_hash(self.identity, 16)
-        ep = config.endpoint
-        self.client = ChatClient(ep.base_url, ep.model,
-                                 api_key=ep.api_key(f"judge '{config.name}'"),
-                                 max_concurrency=ep.max_concurrency, timeout=ep.timeout,
-                                 retry=RetryPolicy(max_retries=ep.max_retries))
+        self.client = client_for(config.endpoint, f"judge '{config.name}'")
+        self.failed_at: dict[str, str] = {}  # key of a failed judgment -> where it failed
 
     def key(self, prompt: PoolPrompt, first: str, second: str) -> str:
         """Cache key of one judgment: judge identity, prompt, reference and the two texts in
@@ -52,10 +49,11 @@ class PairwiseJudge:
         messages = self.template.render(prompt.messages, first, second, prompt.reference)
         params = self.config.sampling.request_params()
         if self.config.verdict == "logprobs":
-            return await self._soft(messages, params)
+            return self._noted(await self._soft(messages, params), prompt, first, second)
         done = await self.client.chat(messages, **params)
         if not done.ok:
-            return JudgeCall(None, None, error=done.error, latency=done.latency)
+            return self._noted(JudgeCall(None, None, error=done.error, latency=done.latency,
+                                         endpoint=done.endpoint), prompt, first, second)
         verdict = parse_verdict(done.text or "", self.template.format)
         if verdict.is_valid or not self.config.reask_invalid:
             return _call(verdict, done)
@@ -77,7 +75,8 @@ class PairwiseJudge:
         done = await self.client.chat(messages, **{**params, "max_tokens": 1, "logprobs": True,
                                                     "top_logprobs": 10})
         if not done.ok:
-            return JudgeCall(None, None, error=done.error, latency=done.latency)
+            return JudgeCall(None, None, error=done.error, latency=done.latency,
+                             endpoint=done.endpoint)
         pref = preference_from_logprobs(done.first_token_logprobs or {})
         if pref is None:
             verdict = Verdict("invalid", 0)
@@ -88,6 +87,13 @@ class PairwiseJudge:
         return JudgeCall(call.verdict, call.raw_output, latency=call.latency,
                          prompt_tokens=call.prompt_tokens,
                          completion_tokens=call.completion_tokens, preference=pref)
+
+    def _noted(self, call: JudgeCall, prompt: PoolPrompt, first: str, second: str
+               ) -> JudgeCall:
+        """Remember where a failed judgment failed (for the run's failure report)."""
+        if call.error is not None and call.endpoint is not None:
+            self.failed_at[self.key(prompt, first, second)] = call.endpoint
+        return call
 
     async def aclose(self) -> None:
         await self.client.aclose()
