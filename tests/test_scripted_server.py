@@ -293,12 +293,92 @@ def test_dead_model_always_503_and_unknown_routes() -> None:
         assert http_json("GET", srv.base_url + "/embeddings")[0] == 404
 
 
+NO_FAULTS: dict[str, Any] = {"faults": {}, "faults_survived": {}, "scripted": {}}
+
+
+def raw_post(url: str, body: dict[str, Any]) -> tuple[int, bytes] | str:
+    """One POST on a fresh connection: (status, raw body), or the exception's class name when
+    the server drops the connection or cuts the body."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=2)
+    try:
+        conn.request("POST", parts.path, json.dumps(body),
+                     {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    except (OSError, http.client.HTTPException) as exc:
+        return type(exc).__name__
+    finally:
+        conn.close()
+
+
+def test_fault_mix_is_seeded_per_attempt_and_counted() -> None:
+    from evalkit.testing.scripts import FAULT_KINDS, FaultMix
+
+    mix = FaultMix(rate=0.5, seed=3, hang=0.3)
+    draws = [mix.pick("k", attempt) for attempt in range(1, 400)]
+    assert draws == [mix.pick("k", attempt) for attempt in range(1, 400)]  # reproducible
+    assert 150 < sum(d is not None for d in draws) < 250
+    assert {d for d in draws if d} == set(FAULT_KINDS)
+    with pytest.raises(ValueError, match="unknown kinds"):
+        FaultMix(kinds=("418",))
+
+    seen: dict[str, Any] = {}
+    for kind in FAULT_KINDS:  # one server per kind: every attempt fails in that way
+        with ScriptedServer({"faults": {"rate": 1.0, "kinds": [kind], "hang": 0.3,
+                                        "retry_after": 0.5},
+                             "models": {"m": {"kind": "chat"}}}) as srv:
+            seen[kind] = raw_post(srv.base_url + "/chat/completions", CHAT)
+            assert srv.stats()["faults"] == {kind: 1}
+            assert srv.stats()["faults_survived"] == {kind: 0}
+    assert seen["429"][0] == 429 and seen["503"][0] == 503 and seen["502"][0] == 502
+    assert seen["500"][0] == 500 and seen["429_retry_after"][0] == 429
+    assert seen["timeout"] in ("RemoteDisconnected", "TimeoutError", "BadStatusLine")
+    assert seen["reset"] in ("RemoteDisconnected", "ConnectionResetError", "BadStatusLine")
+    assert seen["truncated_body"] == "IncompleteRead"
+    assert seen["malformed_json"][0] == 200
+    with pytest.raises(ValueError):
+        json.loads(seen["malformed_json"][1])
+    assert json.loads(seen["empty_choices"][1])["choices"] == []
+    assert json.loads(seen["empty_content"][1])["choices"][0]["message"]["content"] == ""
+
+
+def test_survived_faults_deterministic_answers_and_no_models_route() -> None:
+    scenario = {"list_models": False,
+                "models": {"m": {"failures": {"faults": {"rate": 0.5, "seed": 1,
+                                                         "kinds": ["500"]}}},
+                           "cut": {"failures": {"length": 1.0}},
+                           "filtered": {"failures": {"content_filter": 1.0}},
+                           "broken": {"failures": {"always": 1.0, "status": 502}}}}
+    with ScriptedServer(scenario) as srv:
+        url = srv.base_url + "/chat/completions"
+        statuses = [http_json("POST", url, CHAT)[0] for _ in range(12)]
+        assert 200 in statuses and 500 in statuses
+        stats = srv.stats()
+        assert stats["faults"] == {"500": statuses.count(500)}
+        assert stats["faults_survived"] == stats["faults"]  # the request was answered later
+        cut = http_json("POST", url, {**CHAT, "model": "cut"})[2]["choices"][0]
+        full, _ = ChatScript("cut").answer(CHAT["messages"])
+        assert cut["finish_reason"] == "length"
+        assert full.startswith(cut["message"]["content"]) and full != cut["message"]["content"]
+        filtered = http_json("POST", url, {**CHAT, "model": "filtered"})[2]["choices"][0]
+        assert filtered == {**filtered, "finish_reason": "content_filter",
+                            "message": {"role": "assistant", "content": ""}}
+        assert [http_json("POST", url, {**CHAT, "model": "broken"})[0] for _ in range(3)] == [
+            502] * 3
+        assert srv.stats()["scripted"] == {"length": 1, "content_filter": 1}
+        assert http_json("GET", srv.base_url + "/models")[0] == 404
+
+
 def test_stats_count_repeats_and_reset() -> None:
     with ScriptedServer({"models": {"m": {"kind": "chat"}}}) as srv:
         url = srv.base_url + "/chat/completions"
         stats_url = root_of(srv.base_url) + "/_evalkit/stats"
         assert http_json("GET", stats_url)[2] == {"requests": 0, "completed": 0,
-                                                  "completed_repeats": 0, "by_model": {}}
+                                                  "completed_repeats": 0, "by_model": {},
+                                                  **NO_FAULTS}
         body = json.dumps(CHAT).encode()
         assert http_json("POST", url, body)[0] == 200
         assert http_json("POST", url, body)[0] == 200  # the very same body again
@@ -307,11 +387,12 @@ def test_stats_count_repeats_and_reset() -> None:
         status, _, stats = http_json("GET", stats_url)
         assert status == 200
         assert stats == {"requests": 3, "completed": 3, "completed_repeats": 1,
-                         "by_model": {"m": {"requests": 3, "completed": 3}}}
+                         "by_model": {"m": {"requests": 3, "completed": 3}}, **NO_FAULTS}
         assert http_json("POST", root_of(srv.base_url) + "/_evalkit/reset", b"")[2] == {
             "ok": True}
         assert http_json("GET", stats_url)[2] == {"requests": 0, "completed": 0,
-                                                  "completed_repeats": 0, "by_model": {}}
+                                                  "completed_repeats": 0, "by_model": {},
+                                                  **NO_FAULTS}
         # after a reset the same body counts as new again
         assert http_json("POST", url, body)[0] == 200
         assert srv.stats()["completed_repeats"] == 0

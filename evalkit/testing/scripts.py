@@ -45,12 +45,56 @@ def _text_of(messages: list[dict]) -> str:
     return "\n".join(str(m.get("content", "")) for m in messages)
 
 
+FAULT_KINDS = ("429", "429_retry_after", "500", "502", "503", "timeout", "reset",
+               "malformed_json", "empty_choices", "empty_content", "truncated_body")
+
+
+@dataclass(frozen=True)
+class FaultMix:
+    """A seeded per-attempt fault mix: each attempt fails with probability ``rate``, in a kind
+    drawn uniformly from ``kinds`` — both drawn from (``seed``, request, attempt number), so a
+    run is reproducible and a retry of the same request is an independent draw.
+
+    Kinds (``FAULT_KINDS``): ``429`` (no ``Retry-After``), ``429_retry_after`` (with
+    ``Retry-After: retry_after``), ``500``/``502``/``503``, ``timeout`` (no answer until the
+    client gives up, at most ``hang`` s), ``reset`` (the connection is dropped without an
+    answer), ``malformed_json`` (a 200 whose body is not JSON), ``empty_choices`` (a 200 with
+    ``"choices": []``), ``empty_content`` (a 200 whose message content is ``""``),
+    ``truncated_body`` (a 200 whose body stops halfway, then the connection closes)."""
+
+    rate: float = 0.0
+    kinds: tuple[str, ...] = FAULT_KINDS
+    seed: int = 0
+    retry_after: float = 0.01
+    hang: float = 10.0
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.kinds) - set(FAULT_KINDS))
+        if unknown or not self.kinds:
+            raise ValueError(f"faults: unknown kinds {unknown} (known: {', '.join(FAULT_KINDS)})"
+                             if unknown else "faults: 'kinds' is empty")
+        object.__setattr__(self, "kinds", tuple(self.kinds))
+
+    def pick(self, key: str, attempt: int) -> str | None:
+        """The fault for this attempt of this request, or None."""
+        if not self.rate or uniform(self.seed, key, attempt, "fault") >= self.rate:
+            return None
+        return self.kinds[int(uniform(self.seed, key, attempt, "kind") * len(self.kinds))]
+
+
 @dataclass(frozen=True)
 class Failures:
     """Scripted transport trouble: the first ``first`` attempts of every distinct request fail
     with ``status`` (and a ``Retry-After`` header when ``retry_after`` is set); ``rate`` fails a
-    further seeded fraction of attempts; ``dead`` fails every attempt; ``hang`` seconds delays
-    the first attempt (to trip client timeouts)."""
+    further seeded fraction of attempts; ``always`` fails that fraction of distinct requests
+    on every attempt; ``dead`` fails every attempt; ``hang`` seconds delays the first attempt
+    (to trip client timeouts); ``faults`` is a ``FaultMix`` of every kind of transient trouble
+    (a dict in a scenario).
+
+    Deterministic answers, the same on every attempt and every run (decided per distinct
+    request): ``content_filter`` answers that fraction of requests with
+    ``finish_reason: "content_filter"`` and no content; ``length`` answers that fraction with
+    the text cut to half its words and ``finish_reason: "length"``."""
 
     first: int = 0
     rate: float = 0.0
@@ -58,6 +102,14 @@ class Failures:
     retry_after: float | None = None
     dead: bool = False
     hang: float = 0.0
+    always: float = 0.0
+    faults: FaultMix | None = None
+    content_filter: float = 0.0
+    length: float = 0.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.faults, dict):
+            object.__setattr__(self, "faults", FaultMix(**self.faults))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,22 @@ dict (or a JSON file)::
 
 ``"api_key": "sk-…"`` makes every ``/v1`` request need ``Authorization: Bearer sk-…``; a wrong
 or missing key gets a 401 whose message quotes the header it got (as careless servers do), so
-tests can check that evalkit redacts keys echoed back to it.
+tests can check that evalkit redacts keys echoed back to it. ``"list_models": false`` answers
+``GET /v1/models`` with a 404, as some servers do.
+
+Faults (``evalkit.testing.scripts.Failures``/``FaultMix``): a model's ``"failures"`` holds the
+old knobs (``first``, ``rate``, ``always``, ``status``, ``retry_after``, ``dead``, ``hang``), the
+deterministic ``content_filter`` and ``length`` fractions, and ``faults``, a seeded
+per-attempt mix of every kind of transient trouble; a top-level ``"faults"`` applies to every
+model that has none of its own::
+
+    {"faults": {"rate": 0.3, "seed": 7, "kinds": ["429", "429_retry_after", "500", "502",
+                "503", "timeout", "reset", "malformed_json", "empty_choices",
+                "empty_content", "truncated_body"]},
+     "models": {"ckpt-a": {"failures": {"length": 0.05, "content_filter": 0.02}}, …}}
+
+``stats()`` counts the faults injected per kind (``faults``), how many of those requests were
+answered later (``faults_survived``) and the deterministic answers served (``scripted``).
 
 Run it in-process (``with ScriptedServer(scenario) as srv: srv.base_url``) or as its own
 process: ``python -m evalkit.testing serve scenario.json --port 8000``.
@@ -31,14 +46,26 @@ import math
 import threading
 import time
 from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
 from typing import Any
 
 from . import completions
-from .scripts import ChatScript, Failures, JudgeScript, build_script, uniform
+from .scripts import ChatScript, Failures, FaultMix, JudgeScript, build_script, uniform
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-            429: "Too Many Requests",
-            500: "Internal Server Error", 503: "Service Unavailable"}
+            429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
+            503: "Service Unavailable"}
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """A reply that is not plain JSON: raw bytes (``cut``: send only that many, then close),
+    a dropped connection (``reset``), or no answer until the client leaves (``hang`` s)."""
+
+    body: bytes = b""
+    cut: int | None = None
+    reset: bool = False
+    hang: float = 0.0
 
 
 class ScriptedServer:
@@ -49,9 +76,14 @@ class ScriptedServer:
         self.host, self.port = host, port
         self.default_latency = float(scenario.get("latency", 0.0))
         self.api_key: str | None = scenario.get("api_key")
+        self.list_models = bool(scenario.get("list_models", True))
+        faults = scenario.get("faults")
+        default_faults = FaultMix(**faults) if faults else None
         self.models: dict[str, tuple[ChatScript | JudgeScript, Failures, float]] = {}
         for name, spec in scenario.get("models", {}).items():
             script, failures = build_script(name, spec)
+            if failures.faults is None and default_faults is not None:
+                failures = replace(failures, faults=default_faults)
             latency = float(spec.get("latency", self.default_latency))
             self.models[name] = (script, failures, latency)
         self._lock = threading.Lock()
@@ -68,14 +100,23 @@ class ScriptedServer:
             self.attempts: Counter[str] = Counter()
             self.completed: Counter[str] = Counter()
             self.by_model: dict[str, Counter[str]] = defaultdict(Counter)
+            self.injected: list[tuple[str, str]] = []  # (fault kind, request key)
+            self.scripted: Counter[str] = Counter()
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
+            faults: Counter[str] = Counter()
+            survived: Counter[str] = Counter()
+            for kind, key in self.injected:
+                faults[kind] += 1
+                survived[kind] += key in self.completed
             return {
                 "requests": sum(self.attempts.values()),
                 "completed": sum(self.completed.values()),
                 "completed_repeats": sum(c - 1 for c in self.completed.values() if c > 1),
                 "by_model": {m: dict(c) for m, c in self.by_model.items()},
+                "faults": dict(faults), "faults_survived": dict(survived),
+                "scripted": dict(self.scripted),
             }
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -158,15 +199,22 @@ class ScriptedServer:
                 body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
                 status, payload, extra = await self._route(method, target.split("?")[0], body,
                                                            headers.get("authorization"))
-                data = json.dumps(payload).encode()
+                if isinstance(payload, _Raw) and (payload.reset or payload.hang):
+                    if payload.hang:  # no answer: wait until the client gives up
+                        await asyncio.wait_for(reader.read(), payload.hang)
+                    writer.transport.abort()
+                    break
+                data = payload.body if isinstance(payload, _Raw) else json.dumps(
+                    payload).encode()
                 head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}",
                         "Content-Type: application/json", f"Content-Length: {len(data)}"]
                 head += [f"{k}: {v}" for k, v in extra.items()]
-                writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + data)
+                cut = payload.cut if isinstance(payload, _Raw) else None
+                writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + data[:cut])
                 await writer.drain()
-                if headers.get("connection", "").lower() == "close":
+                if cut is not None or headers.get("connection", "").lower() == "close":
                     break
-        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError, TimeoutError):
             pass
         finally:
             writer.close()
@@ -183,7 +231,7 @@ class ScriptedServer:
                 return reply
         if path.endswith("/chat/completions") and method == "POST":
             return await self._chat(body)
-        if path.endswith("/models") and method == "GET":
+        if path.endswith("/models") and method == "GET" and self.list_models:
             return 200, {"object": "list", "data": [
                 {"id": m, "object": "model", "owned_by": "evalkit-scripted"}
                 for m in self.models]}, {}
@@ -212,7 +260,14 @@ class ScriptedServer:
             await asyncio.sleep(failures.hang)
         if latency:
             await asyncio.sleep(latency)
+        fault = failures.faults.pick(key, attempt) if failures.faults else None
+        if fault is not None:
+            with self._lock:
+                self.by_model[model]["errors"] += 1
+                self.injected.append((fault, key))
+            return _fault(fault, failures.faults, model, key)
         if (failures.dead or attempt <= failures.first
+                or (failures.always and uniform(key, "always") < failures.always)
                 or (failures.rate and uniform(key, attempt, "fail") < failures.rate)):
             with self._lock:
                 self.by_model[model]["errors"] += 1
@@ -235,6 +290,14 @@ class ScriptedServer:
             text, finish = script.verdict(messages), "stop"
         else:
             text, finish = script.answer(messages, req.get("max_tokens"))
+        if failures.content_filter and uniform(key, "content_filter") < failures.content_filter:
+            text, finish = "", "content_filter"
+        elif failures.length and uniform(key, "length") < failures.length:
+            words = text.split()
+            text, finish = " ".join(words[: max(1, len(words) // 2)]), "length"
+        if finish in ("content_filter", "length"):
+            with self._lock:
+                self.scripted[finish] += 1
         with self._lock:
             self.completed[key] += 1
             self.by_model[model]["completed"] += 1
@@ -248,6 +311,32 @@ class ScriptedServer:
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},
         }, {}
+
+
+def _fault(kind: str, mix: FaultMix | None, model: str, key: str
+           ) -> tuple[int, Any, dict[str, str]]:
+    """The reply that injects one fault of ``kind`` (see ``FaultMix``)."""
+    assert mix is not None
+    if kind.startswith("429") or kind in ("500", "502", "503"):
+        extra = {"Retry-After": f"{mix.retry_after:g}"} if kind == "429_retry_after" else {}
+        status = int(kind[:3])
+        return status, _error(f"injected fault {kind}", "server_error"), extra
+    if kind == "timeout":
+        return 200, _Raw(hang=mix.hang), {}
+    if kind == "reset":
+        return 200, _Raw(reset=True), {}
+    body = {"id": "chatcmpl-" + key[-16:], "object": "chat.completion", "model": model,
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": ""}}]}
+    if kind == "empty_choices":
+        body["choices"] = []
+    data = json.dumps(body).encode()
+    if kind == "malformed_json":
+        return 200, _Raw(body=b'{"id": "chatcmpl-' + key[-16:].encode() + b'", "choices": [{'
+                         + b"<html>502 upstream</html>"), {}
+    if kind == "truncated_body":
+        return 200, _Raw(body=data, cut=len(data) // 2), {}
+    return 200, body, {}  # empty_content (or empty_choices)
 
 
 def _error(message: str, code: str) -> dict[str, Any]:
