@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from . import __version__, stats
 from .backends.checkpoints import CheckpointBackend
 from .errors import ConfigError
+from .failures import failure_report
 from .generate import Generator
 from .judging.orders import candidate_first
 from .judging.outcomes import OrderVerdict, prompt_outcome
@@ -44,6 +45,7 @@ class CompareOptions:
     # positions in the result count from 0 in this order
     positions: tuple[int, ...] | None = None
     save: bool = True  # False: judge and summarise but store no comparison (e.g. a gate look)
+    preflight: bool = True  # check each endpoint still needed before the run (preflight.py)
 
     def __post_init__(self) -> None:  # library callers get the CLI's checks too
         checks = [("samples", self.samples >= 1, "at least 1"),
@@ -116,7 +118,12 @@ class Comparer:
         summary = self._summarize(items, time.perf_counter() - started)
         self.phases["stats"] = time.perf_counter() - started
         self.items = items
-        if self.options.save:
+        report = failure_report(items, self.gen_a.cache, self.judgments, self.baseline,
+                                self.candidate, self.judge)
+        summary["failures"] = [g.as_dict() for g in report.groups]
+        if report.nothing_judged:  # no result, only reasons: nothing to store or compare to
+            summary["comparison_id"] = None
+        if self.options.save and summary["comparison_id"] is not None:
             await asyncio.to_thread(self._save, summary, items)
         self.phases["saved"] = time.perf_counter() - started
         return summary
@@ -190,8 +197,11 @@ class Comparer:
         """Prompts in flight at once. Enough to keep every endpoint busy (a prompt needs one
         slot at each checkpoint, then two at the judge), few enough that generation runs just
         ahead of judging instead of racing it for the CPU (docs/throughput.md)."""
-        gen = max(b.config.endpoint.max_concurrency for b in (self.baseline, self.candidate))
-        return 2 * (self.judge.config.endpoint.max_concurrency + gen) + 16
+        def slots(ep: Any) -> int:  # every replica has its own max_concurrency
+            return ep.max_concurrency * max(1, len(ep.urls))
+
+        gen = max(slots(b.config.endpoint) for b in (self.baseline, self.candidate))
+        return 2 * (slots(self.judge.config.endpoint) + gen) + 16
 
     def _register_specs(self) -> None:
         for b in (self.baseline, self.candidate):
@@ -320,6 +330,10 @@ def compare_checkpoints(config: Any, baseline: str, candidate: str, *, pool: str
 
         options = replace(options, samples=max(base.config.samples, cand.config.samples))
     comparer = Comparer(engine, pool_row, prompts, base, cand, judge_obj, options)
+    if options.preflight:
+        from . import preflight
+
+        preflight.check(preflight.needed_sources(comparer))
     return run_until_interrupted(comparer.run())
 
 

@@ -127,10 +127,14 @@ def test_dead_endpoint_gives_failed_rows_never_losses_and_resumes_later(
     dead = serve(make_scenario(models={"base": {"kind": "chat",
                                                 "failures": {"dead": True}}}))
     write_config(project / "evalkit.toml", dead.base_url)
-    out = cli_json(["compare", "base", "cand", "--pool", "small"], project)
+    proc = run_cli(["compare", "base", "cand", "--pool", "small", "--json"], project,
+                   check=False)
+    assert proc.returncode == 3  # nothing could be judged: reported, not stored
+    out = json.loads(proc.stdout)
     o = out["overall"]
     assert o["failed"] == N and o["n"] == 0 and o["wins"] == o["losses"] == 0
-    assert o["win_rate"] is None and o["ci"] is None
+    assert o["win_rate"] is None and o["ci"] is None and out["comparison_id"] is None
+    assert f"{N} failed: server errors from {dead.base_url}" in proc.stderr
     assert by_model(dead, "judge") == 0  # nothing judged against a missing response
     db = sqlite3.connect(project / "evalkit.db")
     errors = [r[0] for r in db.execute("select error from generation where error is not null")]

@@ -111,9 +111,13 @@ def test_planted_secrets_never_leave_the_environment_or_the_url(
     run("pool", "import", "small", "pool.jsonl")
     good = json.loads(run("compare", "base", "cand", "--json"))
     assert good["overall"]["failed"] == 0 and good["overall"]["n"] == 6  # keys were sent
-    bad = json.loads(run("compare", "base", "third", "--json"))
-    assert bad["overall"]["failed"] == 6  # the wrong key: 401, stored as failures
-    run("show", bad["comparison_id"], "--items", "--json")
+    # the wrong key: the preflight stops at once (the server's 401 quotes the key it got) …
+    run("compare", "base", "third", "--json", ok=(2,))
+    # … and without it every request gets the 401: stored redacted and reported, exit 3
+    bad = json.loads(run("compare", "base", "third", "--json", "--no-preflight", ok=(3,)))
+    assert bad["overall"]["failed"] == 6 and bad["comparison_id"] is None
+    assert bad["failures"][0]["reason"] == "http_401"
+    run("show", good["comparison_id"], "--items", "--json")
     run("show", good["comparison_id"][:8])
     run("comparisons")
     run("leaderboard", "--json")

@@ -31,9 +31,14 @@ def compare(
                                         "both_orders = false, for each prompt's judge order")] = 0,
     n_boot: Annotated[int, typer.Option("--n-boot", min=MIN_N_BOOT,
                                         help="bootstrap resamples")] = 10_000,
+    no_preflight: Annotated[bool, typer.Option(
+        "--no-preflight", help="skip the check of every endpoint (GET /models) before the "
+        "run")] = False,
     config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
-    """Compare CANDIDATE against BASELINE on a pool: generate, judge both orders, report."""
+    """Compare CANDIDATE against BASELINE on a pool: generate, judge both orders, report.
+    Failed requests are listed by reason; a run where nothing could be judged stores no
+    comparison and exits 3."""
     from dataclasses import replace
 
     from ..errors import ConfigError
@@ -57,11 +62,19 @@ def compare(
         raise ConfigError("give BASELINE CANDIDATE, or CANDIDATE --against "
                           "baseline|previous|NAME")
     options = CompareOptions(samples=samples, seed=seed, n_boot=n_boot, limit=limit,
-                             progress=not as_json and sys.stderr.isatty())
+                             progress=not as_json and sys.stderr.isatty(),
+                             preflight=not no_preflight)
     summary = compare_checkpoints(cfg, baseline, candidate, pool=pool, judge=judge,
                                   pool_version=pool_version, options=options)
+    from ..failures import EXIT_NOTHING_JUDGED, summary_lines
+
+    for line in summary_lines(summary):  # the reasons first, for people (stderr)
+        sys.stderr.write(f"evalkit: {line}\n" if not line.startswith(" ") else line + "\n")
     if as_json:
         _print_json(summary)
+    if summary["comparison_id"] is None:
+        raise typer.Exit(EXIT_NOTHING_JUDGED)
+    if as_json:
         return
     from ..report import footer, summary_table
 
@@ -101,7 +114,11 @@ def show(
     if as_json:
         _print_json({**summary, "items": rows} if items else summary)
         return
+    from ..failures import summary_lines
+
     console = _console()
+    for line in summary_lines(summary):
+        console.print(line, highlight=False, markup=False)
     console.print(summary_table(summary))
     console.print(footer(summary), style="dim", highlight=False)
     if rows is not None:

@@ -62,6 +62,8 @@ def gate(
                       progress=not as_json and sys.stderr.isatty())
     write_reports(report, markdown_path=str(markdown) if markdown else None,
                   junit_path=str(junit) if junit else None)
+    for group in report.get("failures") or []:  # why requests failed, for people
+        sys.stderr.write(f"evalkit: {group['message']}\n")
     if as_json:
         _print_json(report)
     else:

@@ -68,11 +68,12 @@ def run_gate(config: Any, candidate: str, *, policy: GatePolicy | None = None,
               "pool_version": summary["pool"]["version"], "judge": summary["judge"],
               "comparison_id": summary["comparison_id"], "gate_id": uuid.uuid4().hex[:16],
               "evalkit_version": __version__, "max_judgments": cap,
+              "failures": summary.get("failures", []),
               "flips": (flips(engine, summary["comparison_id"], prompts)
                         if summary["comparison_id"] else {"against": None, "win_to_loss": []})}
     queries.save_gate_run(engine, {
         "id": report["gate_id"], "candidate": candidate, "baseline": base, "pool": pool,
-        "judge": summary["judge"], "comparison_id": summary["comparison_id"],
+        "judge": summary["judge"], "comparison_id": summary["comparison_id"] or "",
         "decision": report["decision"], "exit_code": report["exit_code"],
         "report_json": json.dumps(report, default=str)})
     return report
@@ -99,6 +100,8 @@ def _run_fixed(run: GateRun) -> tuple[GateResult, dict[str, Any], list[Any]]:
         counts[it["outcome"]] = counts.get(it["outcome"], 0) + 1
         if it["score"] is not None:
             by_pos.setdefault(it["position"], []).append(it["score"])
+    if summary["comparison_id"] is None:  # nothing could be judged, so nothing was stored
+        counts = {"failed": summary["overall"]["failed"]}
     scores = [sum(by_pos[i]) / len(by_pos[i]) if i in by_pos else None
               for i in range(len(prompts))]
     result = evaluate(policy, scores, [p.tags for p in prompts], counts, seed=run.seed)
