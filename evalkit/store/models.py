@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Index
+from sqlalchemy import BigInteger, Index
 from sqlmodel import Field, SQLModel
 
 
@@ -248,3 +248,65 @@ class BenchSample(SQLModel, table=True):
     extracted: str | None = None  # the filtered answer the metric saw
     target: str
     metrics_json: str  # {"acc": 1.0, "acc_norm": 1.0}
+
+
+class ContaminationCorpus(SQLModel, table=True):
+    """A training corpus as scanned: its files, their sizes and content (``id`` is a hash of
+    the files' contents and how they are read, so a moved copy is the same corpus)."""
+
+    id: str = Field(primary_key=True)
+    name: str = Field(index=True)
+    fmt: str  # "text" | "jsonl" | "parquet" | "hf" | "mixed"
+    field: str  # the JSONL field / Parquet or dataset column read
+    split: str | None = None
+    files_json: str  # [{"path", "size", "hash"}] in stream order
+    size: int = Field(sa_type=BigInteger)  # bytes on disk, all files
+    content_hash: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ContaminationScan(SQLModel, table=True):
+    """One scan of a pool's or a suite's items against a corpus (``id`` hashes the corpus,
+    the items, the method, n and the label thresholds: a rescan is found, not repeated)."""
+
+    id: str = Field(primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    corpus_id: str = Field(foreign_key="contaminationcorpus.id", index=True)
+    source_kind: str  # "pool" | "suite"
+    source: str = Field(index=True)  # the pool's or suite's name
+    source_version: str  # the pool version / the suite's content hash
+    items_hash: str
+    method: str  # e.g. "ngram-coverage"
+    n: int
+    hit_n: int | None = None  # the any-hit test's n (GPT-3: 13)
+    normaliser: str
+    clean_below: float
+    dirty_from: float
+    n_items: int
+    labels_json: str  # {"clean": …, "partial": …, "dirty": …, "short": …}
+    corpus_tokens: int = Field(sa_type=BigInteger)
+    corpus_bytes: int = Field(sa_type=BigInteger)
+    problems_json: str = "[]"  # bad input skipped (on_error = "skip")
+    runner: str  # "local" | "dask:WORKERS"
+    duration_s: float | None = None
+
+
+class ContaminationItem(SQLModel, table=True):
+    """One item's result in a scan; ``spans_json`` holds the matched spans as [start, end)
+    character offsets in ``text`` (kept only for items with a match)."""
+
+    scan_id: str = Field(foreign_key="contaminationscan.id", primary_key=True)
+    position: int = Field(primary_key=True)
+    item_id: str
+    item_hash: str = Field(index=True)
+    task: str | None = None
+    tags_json: str = "{}"
+    n_tokens: int
+    covered: int
+    fraction: float | None = None
+    longest: int = 0
+    hit: bool | None = None
+    max_count: int = Field(default=0, sa_type=BigInteger)
+    label: str
+    spans_json: str = "[]"
+    text: str | None = None
