@@ -46,6 +46,9 @@ class CompareOptions:
     positions: tuple[int, ...] | None = None
     save: bool = True  # False: judge and summarise but store no comparison (e.g. a gate look)
     preflight: bool = True  # check each endpoint still needed before the run (preflight.py)
+    # item ids left out (e.g. contaminated prompts: --exclude-contaminated), and why
+    exclude_items: frozenset[str] = frozenset()
+    exclude_reason: str = ""
 
     def __post_init__(self) -> None:  # library callers get the CLI's checks too
         checks = [("samples", self.samples >= 1, "at least 1"),
@@ -71,6 +74,8 @@ class Comparer:
                     set(options.positions)) != len(options.positions):
                 raise ValueError(f"positions must be distinct and lie in [0, {len(prompts)})")
             prompts = [prompts[i] for i in options.positions]
+        if options.exclude_items:
+            prompts = [p for p in prompts if p.id not in options.exclude_items]
         self.prompts = prompts[: options.limit] if options.limit else prompts
         self.items: list[dict[str, Any]] = []  # per prompt × sample, filled by run()
         self.baseline, self.candidate = baseline, candidate
@@ -256,6 +261,8 @@ class Comparer:
             "baseline": self.baseline.config.name, "candidate": self.candidate.config.name,
             "judge": self.judge.config.name, "judge_template": self.judge.template.name,
             "samples": o.samples, "both_orders": self.judge.config.both_orders,
+            **({"excluded": {"items": len(o.exclude_items), "reason": o.exclude_reason}}
+               if o.exclude_items else {}),
             "overall": overall, "by_tag": by_tag,
             "requests": {"baseline": dict(self.gen_a.counts),
                          "candidate": dict(self.gen_b.counts),

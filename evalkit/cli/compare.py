@@ -34,6 +34,9 @@ def compare(
     no_preflight: Annotated[bool, typer.Option(
         "--no-preflight", help="skip the check of every endpoint (GET /models) before the "
         "run")] = False,
+    exclude_contaminated: Annotated[str | None, typer.Option(
+        "--exclude-contaminated", help="leave out the prompts not clean in the stored "
+        "contamination scan of this pool against CORPUS (name, id or path)")] = None,
     config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Compare CANDIDATE against BASELINE on a pool: generate, judge both orders, report.
@@ -64,6 +67,13 @@ def compare(
     options = CompareOptions(samples=samples, seed=seed, n_boot=n_boot, limit=limit,
                              progress=not as_json and sys.stderr.isatty(),
                              preflight=not no_preflight)
+    if exclude_contaminated:
+        from ..contamination.report import pool_exclusion
+        from ..store import make_engine
+
+        drop, why = pool_exclusion(make_engine(cfg.store_url), pool, pool_version,
+                                   exclude_contaminated)
+        options = replace(options, exclude_items=drop, exclude_reason=why)
     summary = compare_checkpoints(cfg, baseline, candidate, pool=pool, judge=judge,
                                   pool_version=pool_version, options=options)
     from ..failures import EXIT_NOTHING_JUDGED, summary_lines

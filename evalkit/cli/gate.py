@@ -43,6 +43,9 @@ def gate(
         "the decision is clear (docs/sequential-gate.md)")] = False,
     seed: Annotated[int, typer.Option(min=0, help="seed of the bootstrap and of the "
                                       "sequential order")] = 0,
+    exclude_contaminated: Annotated[str | None, typer.Option(
+        "--exclude-contaminated", help="leave out the prompts not clean in the stored "
+        "contamination scan of the pool against CORPUS (name, id or path)")] = None,
     config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Block regressions in CI: exit 0 pass, 1 regression, 2 inconclusive or error."""
@@ -59,7 +62,8 @@ def gate(
     policy = load_gate_policy(cfg.path, str(policy_file)) if policy_file else cfg.gate
     report = run_gate(cfg, candidate, policy=policy, baseline=baseline, pool=pool, judge=judge,
                       max_judgments=max_judgments, seed=seed, sequential=sequential,
-                      progress=not as_json and sys.stderr.isatty())
+                      progress=not as_json and sys.stderr.isatty(),
+                      exclude_contaminated=exclude_contaminated)
     write_reports(report, markdown_path=str(markdown) if markdown else None,
                   junit_path=str(junit) if junit else None)
     for group in report.get("failures") or []:  # why requests failed, for people

@@ -28,7 +28,6 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 
 import numpy as np
 
@@ -58,18 +57,25 @@ def _byte_table() -> bytes:
 _TABLE = _byte_table()
 
 
-@cache
-def _classes() -> np.ndarray:
-    """Per code point: 0 separates tokens, 1 belongs to a token, 2 is a token by itself."""
-    out = np.zeros(0x110000, dtype=np.uint8)
-    chars = "".join(map(chr, range(0xD800))) + "".join(map(chr, range(0xE000, 0x110000)))
-    word = np.fromiter((c.isalnum() or unicodedata.category(c)[0] == "M" for c in chars),
-                       dtype=bool, count=len(chars))
-    out[:0xD800] = word[:0xD800]
-    out[0xE000:] = word[0xD800:]
-    for lo, hi in _CJK:
-        out[lo:hi + 1] = np.where(out[lo:hi + 1] > 0, 2, 0)
-    return out
+_CLASS = np.zeros(0x110000, dtype=np.uint8)  # 0 separates tokens, 1 is in a token,
+_KNOWN = np.zeros(0x110000, dtype=bool)  # 2 is a token by itself; filled as code points appear
+_KNOWN[:0x80] = True
+_CLASS[np.frombuffer(b"abcdefghijklmnopqrstuvwxyz0123456789", np.uint8)] = 1
+_CLASS[np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", np.uint8)] = 1
+
+
+def _classes(cps: np.ndarray) -> np.ndarray:
+    """The class of each code point (looked up once per distinct code point per process)."""
+    new = cps[~_KNOWN[cps]]
+    if new.size:
+        for cp in np.unique(new).tolist():
+            ch = chr(cp)
+            token = not 0xD800 <= cp < 0xE000 and (
+                ch.isalnum() or unicodedata.category(ch)[0] == "M")
+            single = any(lo <= cp <= hi for lo, hi in _CJK)
+            _CLASS[cp] = (2 if single else 1) if token else 0
+            _KNOWN[cp] = True
+    return _CLASS[cps]
 
 
 # ---- normalisation -------------------------------------------------------------------------
@@ -83,9 +89,29 @@ def normalise(text: str) -> bytes:
 
 def normalise_chunk(raw: bytes) -> tuple[bytes, int]:
     """A corpus chunk (UTF-8 bytes) normalised, and how many bytes were not valid UTF-8 (each
-    such sequence reads as U+FFFD, a separator)."""
+    such sequence reads as U+FFFD, a separator). Only the lines holding non-ASCII bytes take
+    the Unicode path; the rest goes through one ``bytes.translate``."""
     if raw.isascii():
         return raw.translate(_TABLE), 0
+    high = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) >= 0x80)
+    if len(high) * 64 > len(raw):  # mostly non-ASCII: the whole chunk at once
+        return _decode_normalise(raw)
+    out, pos, bad, i = [], 0, 0, 0
+    while i < len(high):  # each line (run of lines) with non-ASCII bytes
+        start = raw.rfind(b"\n", pos, int(high[i])) + 1 or pos
+        end = raw.find(b"\n", int(high[i]))
+        end = len(raw) if end < 0 else end
+        out.append(raw[pos:start].translate(_TABLE))
+        norm, b = _decode_normalise(raw[start:end])
+        out.append(norm)
+        bad += b
+        pos = end
+        i = int(np.searchsorted(high, end))
+    out.append(raw[pos:].translate(_TABLE))
+    return b"".join(out), bad
+
+
+def _decode_normalise(raw: bytes) -> tuple[bytes, int]:
     try:
         text = raw.decode("utf-8")
         bad = 0
@@ -98,7 +124,7 @@ def normalise_chunk(raw: bytes) -> tuple[bytes, int]:
 def _normalise_unicode(text: str) -> bytes:
     folded = unicodedata.normalize("NFKC", text).casefold()
     cps = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    cls = _classes()[cps]
+    cls = _classes(cps)
     out = np.where(cls == 0, np.uint32(0x20), cps)
     single = cls == 2
     if single.any():  # a space after each ideograph: each is a token of its own

@@ -172,3 +172,14 @@ def filter_samples(samples: Iterable[Any], task: str, exclude: frozenset[str],
         return f"{task}:{d}"
 
     return [s for s in samples if ident(s) not in exclude]
+
+
+def pool_exclusion(engine: Engine, pool: str, pool_version: str | None, corpus: str
+                   ) -> tuple[frozenset[str], str]:
+    """``--exclude-contaminated CORPUS`` for a pool: the prompt ids that are not clean in the
+    newest scan of the pool's version (the latest, or ``pool_version``) against ``corpus``."""
+    from ..catalog import resolve_pool
+
+    row, _ = resolve_pool(engine, pool, pool_version)
+    drop, reason, _ = exclusion(engine, pool, row.version, corpus)
+    return drop, reason

@@ -41,9 +41,11 @@ def resolve_baseline(engine: Engine, name: str, pool: str, candidate: str) -> st
 def run_gate(config: Any, candidate: str, *, policy: GatePolicy | None = None,
              baseline: str | None = None, pool: str | None = None, judge: str | None = None,
              max_judgments: int | None = None, seed: int = 0, progress: bool = False,
-             engine: Engine | None = None, sequential: bool = False) -> dict[str, Any]:
+             engine: Engine | None = None, sequential: bool = False,
+             exclude_contaminated: str | None = None) -> dict[str, Any]:
     """Run the gate (``sequential``, or ``[gate] sequential``: judge in looks and stop once
-    the decision is clear), store the decision and return the report."""
+    the decision is clear), store the decision and return the report. With
+    ``exclude_contaminated`` (a corpus), prompts not clean in its stored scan are left out."""
     policy = policy or config.gate
     if sequential and not policy.sequential:
         policy = replace(policy, sequential=True)
@@ -58,8 +60,14 @@ def run_gate(config: Any, candidate: str, *, policy: GatePolicy | None = None,
     if base == candidate:
         raise ConfigError(f"the candidate '{candidate}' is its own baseline")
     cap = max_judgments if max_judgments is not None else policy.max_judgments
+    drop, why = frozenset(), ""
+    if exclude_contaminated:
+        from ..contamination.report import pool_exclusion
+
+        drop, why = pool_exclusion(engine, pool, None, exclude_contaminated)
     run = GateRun(config=config, engine=engine, candidate=candidate, baseline=base, pool=pool,
-                  judge=judge, policy=policy, cap=cap, seed=seed, progress=progress)
+                  judge=judge, policy=policy, cap=cap, seed=seed, progress=progress,
+                  exclude_items=drop)
     if policy.sequential:
         result, summary, prompts = run_sequential_gate(run)
     else:
@@ -68,6 +76,7 @@ def run_gate(config: Any, candidate: str, *, policy: GatePolicy | None = None,
               "pool_version": summary["pool"]["version"], "judge": summary["judge"],
               "comparison_id": summary["comparison_id"], "gate_id": uuid.uuid4().hex[:16],
               "evalkit_version": __version__, "max_judgments": cap,
+              **({"excluded": {"items": len(drop), "reason": why}} if drop else {}),
               "failures": summary.get("failures", []),
               "flips": (flips(engine, summary["comparison_id"], prompts)
                         if summary["comparison_id"] else {"against": None, "win_to_loss": []})}
@@ -87,13 +96,14 @@ def _run_fixed(run: GateRun) -> tuple[GateResult, dict[str, Any], list[Any]]:
         per_prompt = 2 if resolve_judge(engine, run.config, run.judge).config.both_orders else 1
         limit = max(1, run.cap // per_prompt)
     options = CompareOptions(seed=run.seed, limit=limit, progress=run.progress,
-                             ci_level=policy.confidence)
+                             ci_level=policy.confidence, exclude_items=run.exclude_items)
     summary = compare_checkpoints(run.config, run.baseline, run.candidate, pool=run.pool,
                                   judge=run.judge, options=options, engine=engine)
     items = queries.comparison_items(engine, summary["comparison_id"])
     pool_row = queries.find_pool(engine, run.pool, summary["pool"]["version"])
     assert pool_row is not None and pool_row.id is not None
-    prompts = queries.pool_prompts(engine, pool_row.id)[: summary["pool"]["prompts"]]
+    prompts = [p for p in queries.pool_prompts(engine, pool_row.id)
+               if p.id not in run.exclude_items][: summary["pool"]["prompts"]]
     by_pos: dict[int, list[float]] = {}
     counts: dict[str, int] = {}
     for it in items:

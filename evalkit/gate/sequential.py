@@ -37,6 +37,7 @@ class GateRun:
     cap: int | None  # judge calls
     seed: int = 0
     progress: bool = False
+    exclude_items: frozenset[str] = frozenset()  # e.g. contaminated prompts, left out
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ class _Batches:
 
         self.run = run
         self.pool_row, self.prompts = resolve_pool(run.engine, run.pool)
+        if run.exclude_items:
+            self.prompts = [p for p in self.prompts if p.id not in run.exclude_items]
         self.hashes = [p.prompt_hash for p in self.prompts]
         self.scores: list[float | None] = []
         self.positions: list[int] = []
