@@ -15,6 +15,8 @@ A scenario's ``"bench"`` table holds an answer key and the models that use it::
 
 An item is found in a request by its question text ``q``: of the items whose ``q`` occurs in
 the prompt (or the chat messages), the one occurring last (few-shot examples come first).
+A name may also be a chat model of the scenario: its chat requests that contain no benchmark
+item go to its chat script (so one checkpoint can be compared pairwise and benchmarked).
 A model *knows* an item with the seeded probability ``correct`` of its task (``"*"``: any
 other task) — ``BenchScript.knows`` is the exact rule, so a test can compute the accuracy it
 must see. Generation answers ``a`` when the model knows the item, else ``wrong`` (or, by
@@ -35,7 +37,9 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .scripts import Failures, uniform
@@ -219,8 +223,12 @@ async def route(server: ScriptedServer, method: str, path: str, body: bytes) -> 
         return None
     if model not in models.scripts:
         return None  # the chat scripts answer (or 404)
-    return await _answer(server, models, model, req, body,
-                         chat=path.endswith("/chat/completions"))
+    chat = path.endswith("/chat/completions")
+    if chat and model in server.models and isinstance(req.get("messages"), list):
+        text = "\n".join(str(m.get("content", "")) for m in req["messages"])
+        if models.key.find(text) is None:
+            return None  # not a benchmark item: the model's chat script answers
+    return await _answer(server, models, model, req, body, chat=chat)
 
 
 def _count(server: ScriptedServer, who: str, key: str, done: bool) -> int:
@@ -363,3 +371,53 @@ def _usage(prompt: str, answer: str) -> dict[str, int]:
 def _error(message: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": "invalid_request_error",
                       "code": "invalid_request_error"}}
+
+
+# ---- answer keys -----------------------------------------------------------------------------
+
+def items_from_jsonl(path: str | Path, task: str, question: Callable[[dict[str, Any]], str],
+                     answer: Callable[[dict[str, Any]], str],
+                     wrong: Callable[[dict[str, Any]], str] | None = None,
+                     limit: int | None = None) -> list[dict[str, Any]]:
+    """Answer-key items (scenario ``bench.items``) from a JSONL file of task documents."""
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            item = {"task": task, "q": question(row), "a": answer(row)}
+            if wrong is not None:
+                item["wrong"] = wrong(row)
+            out.append(item)
+            if limit is not None and len(out) >= limit:
+                break
+    return out
+
+
+def offline_items(folder: str | Path | None = None) -> list[dict[str, Any]]:
+    """The answer key of evalkit's shipped ``offline`` suite: arithmetic ("The answer is N."),
+    the facts' correct option, and the instruction-following target inside ``<answer>`` tags
+    (answered without the tags when the model does not know it)."""
+    if folder is None:
+        from ..resources import data_dir
+
+        folder = data_dir("suites") / "offline"
+    data = Path(folder) / "data"
+    return (items_from_jsonl(data / "arith_test.jsonl", "ek_arith", lambda r: r["question"],
+                             lambda r: f"The answer is {r['answer']}.")
+            + items_from_jsonl(data / "facts_test.jsonl", "ek_facts", lambda r: r["question"],
+                               lambda r: r["choices"][r["answer"]])
+            + items_from_jsonl(data / "follow_test.jsonl", "ek_follow",
+                               lambda r: r["instruction"],
+                               lambda r: f"<answer>{r['target']}</answer>",
+                               wrong=lambda r: r["target"]))
+
+
+def expected_accuracy(items: list[dict[str, Any]], model: str, correct: Any, task: str,
+                      seed: int = 0, limit: int | None = None) -> float:
+    """The accuracy a scripted model must score on ``task`` (its first ``limit`` items)."""
+    rates = correct if isinstance(correct, dict) else {"*": float(correct)}
+    script = BenchScript(name=model, correct=rates, seed=seed)
+    mine = [BenchItem(**it) for it in items if it["task"] == task][:limit]
+    return sum(script.knows(it) for it in mine) / len(mine)
