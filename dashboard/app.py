@@ -24,6 +24,7 @@ PAGES = (
     ("views/samples.py", "Samples", "samples", ":material/list:"),
     ("views/trajectory.py", "Trajectory", "trajectory", ":material/trending_up:"),
     ("views/provenance.py", "Provenance", "provenance", ":material/fingerprint:"),
+    ("views/contamination.py", "Contamination", "contamination", ":material/biotech:"),
 )
 
 st.set_page_config(page_title="evalkit", layout="wide")

@@ -24,14 +24,15 @@ def label_counts(items: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """Counts per label; ``rate`` = not clean among scored items, ``dirty_rate`` = dirty,
     ``hit_rate`` = items with any hit_n-gram found among those long enough."""
     c = {lab: 0 for lab in LABELS}
-    hits = hit_n = 0
+    hits = hit_n = matched = 0
     for it in items:
         c[it["label"]] += 1
+        matched += it["covered"] > 0
         if it.get("hit") is not None:
             hit_n += 1
             hits += bool(it["hit"])
     scored = c["clean"] + c["partial"] + c["dirty"]
-    return {"n": sum(c.values()), **c, "scored": scored,
+    return {"n": sum(c.values()), **c, "scored": scored, "matched": matched,
             "rate": (c["partial"] + c["dirty"]) / scored if scored else None,
             "dirty_rate": c["dirty"] / scored if scored else None,
             "hit_rate": hits / hit_n if hit_n else None}

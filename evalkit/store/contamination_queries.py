@@ -116,3 +116,14 @@ def dirtiest(engine: Engine, scan_id: str, limit: int = 20, offset: int = 0
                        ContaminationItem.position)
              .offset(offset).limit(limit))
         return [r.model_dump() for r in s.exec(q)]
+
+
+def pool_comparisons(engine: Engine, pool: str, version: str) -> list[dict[str, Any]]:
+    """Comparisons on one pool version, newest first (for clean-vs-full)."""
+    sql = ("SELECT c.id, c.created_at, c.baseline, c.candidate, c.judge FROM comparison c "
+           "JOIN pool p ON p.id = c.pool_id WHERE p.name = :pool AND p.version = :version")
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(text(sql), {"pool": pool,
+                                                                   "version": version})]
+    rows.sort(key=lambda r: str(r["created_at"]), reverse=True)
+    return rows
