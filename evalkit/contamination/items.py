@@ -73,19 +73,27 @@ def suite_items(name: str, config_path: str | None = None) -> ItemSet:
 
 
 def _suite_docs(suite: Any) -> list[tuple[str, list[tuple[int, str]]]]:
+    import copy
     import logging
 
     from lm_eval.tasks import TaskManager, get_task_dict
 
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
-    manager = TaskManager(include_path=str(suite.folder))
+    manager = TaskManager(include_path=str(suite.folder), include_defaults=False)
     out = []
     for task in suite.tasks:
-        if suite.builtin(task.name):
-            raise ConfigError(f"suite '{suite.name}': task '{task.name}' is one of lm-eval's "
-                              "built-in tasks; contamination scans read a suite's own task "
-                              "data (a YAML in its folder)")
-        obj = get_task_dict([str(suite.sources[task.name].yaml_path)], manager)
+        if suite.builtin(task.name) or task.name not in manager.task_index:
+            raise ConfigError(f"suite '{suite.name}': task '{task.name}' is not defined in the "
+                              "suite's folder; contamination scans read a suite's own task "
+                              "data (lm-eval's built-in tasks fetch theirs)")
+        cfg = copy.deepcopy(manager.task_index[task.name].cfg)
+        src = suite.sources[task.name]
+        if src.resolved is not None:  # data files relative to the suite folder
+            cfg["dataset_kwargs"] = {**(cfg.get("dataset_kwargs") or {}),
+                                     "data_files": src.resolved}
+        for key in ("tag", "group", "include"):
+            cfg.pop(key, None)
+        obj = get_task_dict([cfg], manager)
         obj = next(iter(obj.values())) if isinstance(obj, dict) else obj
         docs = obj.eval_docs
         out.append((task.name, [(i, _doc_text(obj, doc)) for i, doc in enumerate(docs)]))
