@@ -23,6 +23,7 @@ PAGES = (
     ("views/compare.py", "Compare A vs B", "compare", ":material/compare_arrows:"),
     ("views/samples.py", "Samples", "samples", ":material/list:"),
     ("views/trajectory.py", "Trajectory", "trajectory", ":material/trending_up:"),
+    ("views/benchmarks.py", "Benchmarks", "benchmarks", ":material/fact_check:"),
     ("views/provenance.py", "Provenance", "provenance", ":material/fingerprint:"),
     ("views/contamination.py", "Contamination", "contamination", ":material/biotech:"),
 )

@@ -88,6 +88,14 @@ class TransferReport:
                         "above 0.5)"}
 
 
+def flag_for(gained: tuple[str, ...], pairwise: str | None) -> str | None:
+    """The transfer rule: a credible benchmark gain with a pairwise loss, or with a flat
+    pairwise result (``pairwise``: "gain", "flat", "loss", None when not compared)."""
+    if not gained or pairwise in (None, "gain"):
+        return None
+    return OVERFIT_LOSS if pairwise == "loss" else OVERFIT
+
+
 def chain_from_comparisons(comps: list[dict[str, Any]]) -> list[str]:
     """The longest chain of comparisons in time order in which each baseline is the previous
     comparison's candidate (r1 vs sft, r2 vs r1, …), ending with the latest candidate that has
@@ -140,11 +148,7 @@ def transfer(engine: Engine, suite_name: str, pool: str, *, chain: list[str] | N
         lost = tuple(t.task for t in (bench.tasks if bench else ())
                      if t.improved is not None and t.improved < 0 and t.p_holm is not None
                      and t.p_holm < alpha)
-        flag = None
-        if gained and pw is not None and pw.direction == "loss":
-            flag = OVERFIT_LOSS
-        elif gained and pw is not None and pw.direction == "flat":
-            flag = OVERFIT
+        flag = flag_for(gained, None if pw is None else pw.direction)
         if flag:
             notes.insert(0, f"{', '.join(gained)} improved, but the win rate against {prev} is "
                             f"{pw.win_rate:.3f} [{pw.ci[0]:.3f}, {pw.ci[1]:.3f}]"

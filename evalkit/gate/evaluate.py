@@ -68,12 +68,13 @@ class GateResult:
 
 def evaluate(policy: GatePolicy, scores: Sequence[float | None],
              tags: Sequence[dict[str, str]], counts: dict[str, int], *,
-             seed: int = 0, n_boot: int = 10_000) -> GateResult:
+             seed: int = 0, n_boot: int = 10_000, bench: Sequence[Any] = ()) -> GateResult:
     """``scores[i]``: prompt i's score for the candidate (None if invalid or failed);
     ``tags[i]``: its tags; ``counts``: item counts (win/tie/loss/invalid/failed).
     ``n_boot``: 0 leaves out the two-sided CI shown beside each rule (simulations); any other
     value shows it — the effective-sample-size interval compare reports (docs/statistics.md),
-    which needs no resampling. The decision never depends on it."""
+    which needs no resampling. The decision never depends on it. ``bench``: the benchmark
+    rules' evidence (``gate.bench_rules.collect``), tested in the same correction."""
     groups: list[tuple[str, float, list[int]]] = [("overall", policy.margin,
                                                    list(range(len(scores))))]
     for tag in sorted(policy.tags):
@@ -99,10 +100,11 @@ def evaluate(policy: GatePolicy, scores: Sequence[float | None],
         rules.append(rule)
         data.append(s)
     tested = [i for i, r in enumerate(rules) if "verdict" not in r and r["p_value"] is not None]
-    adjusted = _adjust([rules[i]["p_value"] for i in tested], policy.correction)
-    first_step = policy.alpha / len(tested) if policy.correction != "none" and tested \
-        else policy.alpha
-    for i, adj in zip(tested, adjusted, strict=True):
+    bench_p = [p for p in (b.p_value for b in bench) if p is not None]
+    adjusted = _adjust([rules[i]["p_value"] for i in tested] + bench_p, policy.correction)
+    m = len(tested) + len(bench_p)
+    first_step = policy.alpha / m if policy.correction != "none" and m else policy.alpha
+    for i, adj in zip(tested, adjusted[:len(tested)], strict=True):
         rules[i].update(_judge(policy, rules[i], data[i], float(adj), first_step))
     for r in rules:
         r.setdefault("p_adjusted", None)
@@ -120,10 +122,18 @@ def evaluate(policy: GatePolicy, scores: Sequence[float | None],
     else:
         decision = "pass"
     final = [Rule(**r) for r in rules]
+    if bench:
+        from .bench_rules import judge as judge_bench
+
+        final += judge_bench(policy, list(bench), list(adjusted[len(tested):]), first_step)
+        verdicts |= {r.verdict for r in final[len(rules):]}
+        if decision != "regression" and not any(not c["ok"] for c in checks):
+            decision = ("regression" if "regression" in verdicts else
+                        "inconclusive" if "inconclusive" in verdicts else decision)
     return GateResult(decision=decision, exit_code=EXIT_CODES[decision], rules=final,
                       checks=checks + ([power_check] if power_check else []),
                       counts=dict(counts), policy=asdict(policy),
-                      notes=power_notes(policy, final, decision, len(tested), first_step))
+                      notes=power_notes(policy, final, decision, m, first_step))
 
 
 def _judge(policy: GatePolicy, rule: dict[str, Any], s: np.ndarray, p_adj: float,

@@ -15,6 +15,16 @@ REFERENCE_BEYOND_MARGIN = 0.03  # the drop a report measures power against, with
 
 
 @dataclass(frozen=True)
+class BenchGate:
+    """``[gate.bench.SUITE]``: no task of the suite may credibly drop by more than its
+    tolerance (``tasks`` per task, else ``tolerance``, else the suite's own; see
+    gate/bench_rules.py)."""
+
+    tolerance: float | None = None
+    tasks: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class GatePolicy:
     """When does a candidate count as a regression against the baseline?
 
@@ -49,6 +59,7 @@ class GatePolicy:
     looks: int = 10
     spending: float = 1.0
     tags: dict[str, dict[str, float]] = field(default_factory=dict)  # tag -> value -> margin
+    bench: dict[str, BenchGate] = field(default_factory=dict)  # suite -> benchmark rules
 
     @property
     def alpha(self) -> float:
@@ -72,6 +83,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "max_invalid_rate": (int, float), "max_failed_rate": (int, float), "tag_min_valid": int,
     "max_judgments": int, "tags": dict, "require": str, "power": (int, float),
     "max_mde": (int, float), "sequential": bool, "looks": int, "spending": (int, float),
+    "bench": dict,
 }
 
 
@@ -96,10 +108,12 @@ def parse_gate(raw: dict[str, Any], where: str = "evalkit.toml: gate") -> GatePo
                 raise ConfigError(f"{where}.tags.{tag}.{value}: expected a number (margin)")
             _check_margin(f"{where}.tags.{tag}.{value}", float(margin))
         tags[tag] = {str(v): float(m) for v, m in table.items()}
+    bench = {str(suite): _bench(f"{where}.bench.{suite}", table)
+             for suite, table in values.pop("bench", {}).items()}
     floats = ("confidence", "margin", "max_invalid_rate", "max_failed_rate", "power", "max_mde",
               "spending")
     kwargs: dict[str, Any] = {k: float(v) if k in floats else v for k, v in values.items()}
-    policy = GatePolicy(**kwargs, tags=tags)
+    policy = GatePolicy(**kwargs, tags=tags, bench=bench)
     if not 0.5 < policy.confidence < 1:
         raise ConfigError(f"{where}.confidence: must be between 0.5 and 1")
     if policy.correction not in CORRECTIONS:
@@ -128,12 +142,32 @@ def parse_gate(raw: dict[str, Any], where: str = "evalkit.toml: gate") -> GatePo
 
 def check_sequential(policy: GatePolicy, where: str = "gate") -> None:
     """The sequential gate decides on the overall win rate alone, by blocking or passing."""
-    if policy.tags:
+    if policy.tags or policy.bench:
         raise ConfigError(f"{where}.sequential: the sequential gate monitors the overall win "
-                          "rate only; remove the [gate.tags] rules or run the fixed gate")
+                          "rate only; remove the [gate.tags] and [gate.bench] rules or run the "
+                          "fixed gate")
     if policy.require != "no-credible-regression":
         raise ConfigError(f"{where}.sequential: require = '{policy.require}' has no "
                           "sequential design; use the fixed gate")
+
+
+def _bench(where: str, table: Any) -> BenchGate:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table (tolerance = …, tasks = {{ NAME = … }})")
+    unknown = sorted(set(table) - {"tolerance", "tasks"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key '{unknown[0]}' (allowed: tasks, tolerance)")
+    tasks = table.get("tasks", {})
+    if not isinstance(tasks, dict):
+        raise ConfigError(f"{where}.tasks: expected a table of task = tolerance")
+    for name, value in [("tolerance", table.get("tolerance", 0.0)),
+                        *((f"tasks.{k}", v) for k, v in tasks.items())]:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+            raise ConfigError(f"{where}.{name}: expected a tolerance in [0, 1) (the largest "
+                              "drop of the task's metric that passes)")
+    tolerance = table.get("tolerance")
+    return BenchGate(tolerance=None if tolerance is None else float(tolerance),
+                     tasks={str(k): float(v) for k, v in tasks.items()})
 
 
 def _check_margin(where: str, margin: float) -> None:

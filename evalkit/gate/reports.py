@@ -29,6 +29,30 @@ def _detects(rule: dict[str, Any]) -> str:
     return f"≤ {0.5 - rule['mde']:.3f}" + (" ⚠️" if rule.get("underpowered") else "")
 
 
+def _bench_table(rules: list[dict[str, Any]], power: str) -> list[str]:
+    """The ``[gate.bench.SUITE]`` rules: paired differences, candidate − baseline."""
+    bench = [rule for rule in rules if rule["name"].startswith("bench:")]
+    if not bench:
+        return []
+    lines = ["**Benchmark rules** (candidate − baseline, paired by document)", "",
+             "| rule | verdict | n | difference | upper bound (matches the test) | "
+             f"threshold (−tolerance) | p (adj.) | detects ({power} power) |",
+             "|" + "---|" * 8]
+    for rule in bench:
+        mde = rule.get("mde")
+        bound = ("—" if rule.get("bound") is None else
+                 f"≤ {rule['bound']:+.4f} ({rule['bound_level']:.1%})")
+        est = "—" if rule["estimate"] is None else f"{rule['estimate']:+.3f}"
+        cells = [rule["name"][6:], f"{ICONS[rule['verdict']]} {rule['verdict']}",
+                 str(rule["n"]), est, bound, f"{rule['threshold']:+.3f}",
+                 _fmt(rule["p_adjusted"], 4),
+                 "—" if mde is None else f"a drop of {mde:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    why = [f"- {rule['name'][6:]}: {rule['reason']}" for rule in bench
+           if rule["verdict"] == "inconclusive"]
+    return lines + [""] + (why + [""] if why else [])
+
+
 def markdown(report: dict[str, Any]) -> str:
     r = report
     seq = r.get("sequential")
@@ -57,6 +81,8 @@ def markdown(report: dict[str, Any]) -> str:
             "p (adj.)", f"detects ({power} power)"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for rule in r["rules"]:
+        if rule["name"].startswith("bench:"):
+            continue
         cells = [rule["name"], f"{ICONS[rule['verdict']]} {rule['verdict']}", str(rule["n"]),
                  _fmt(rule["estimate"]), _bound(rule), f"{rule['threshold']:.3f}"]
         if ni:
@@ -66,6 +92,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["", "_upper bound_: one-sided, at the level that matches the corrected test (a rule "
               "blocks exactly when it lies below the threshold); _detects_: the win rate at or "
               "below which this run blocks with the stated power.", ""]
+    lines += _bench_table(r["rules"], power)
     if seq:
         lines += _looks(seq)
     lines += ["**Data checks**", ""]

@@ -114,7 +114,13 @@ def _run_fixed(run: GateRun) -> tuple[GateResult, dict[str, Any], list[Any]]:
         counts = {"failed": summary["overall"]["failed"]}
     scores = [sum(by_pos[i]) / len(by_pos[i]) if i in by_pos else None
               for i in range(len(prompts))]
-    result = evaluate(policy, scores, [p.tags for p in prompts], counts, seed=run.seed)
+    bench: list[Any] = []
+    if policy.bench:  # [gate.bench.SUITE]: stored benchmark runs, in the same correction
+        from .bench_rules import collect
+
+        bench = collect(engine, run.config, policy, run.candidate, run.baseline)
+    result = evaluate(policy, scores, [p.tags for p in prompts], counts, seed=run.seed,
+                      bench=bench)
     return result, summary, prompts
 
 
