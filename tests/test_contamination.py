@@ -229,3 +229,22 @@ def test_cli_scan_and_report(planted: dict, tmp_path: Path) -> None:
     assert again["served_from"] == "store" and again["scan_id"] == out["scan_id"]
     text = run_cli(["contamination", "report", "--pool", "pl", "--db", "e.db"], tmp_path).stdout
     assert "⟦" in text and "kind=planted" in text
+
+
+def test_punctuation_glued_copies_that_the_janitor_misses_are_found() -> None:
+    """lm-eval's janitor splits on whitespace before it strips punctuation, so a copy with
+    'answer,which' or 'deep-thought' slips through it; normalising first catches it."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        from lm_eval.decontamination.janitor import Janitor
+    item = "the answer which is forty two comes from deep thought computer"
+    copy = "x the answer,which is forty two comes from deep-thought computer y"
+    jan = Janitor(ngram_n=8, window_to_remove=0, minimum_slice_length=0)
+    jan.register_contaminant_python(item)
+    assert jan.clean_python(copy) == [copy]  # nothing removed: the janitor missed it
+    idx = E.index_items([item], (8,))
+    sc = E.Scanner(idx.patterns)
+    sc.feed(copy.encode())
+    assert score_items(idx, sc.result(), [item], 8, None, Thresholds())[0].fraction == 1.0
