@@ -79,6 +79,11 @@ def run_evalkit(url: str, n: int, concurrency: int, workdir: Path) -> tuple[floa
     requests = sum(sum(v.values()) for v in summary["requests"].values())
     assert summary["overall"]["n"] == n, summary["overall"]
     print("phases (s from start):", {k: round(v, 2) for k, v in comparer.phases.items()})
+    claims = getattr(comparer, "claims", None)  # request leases (absent in older evalkit)
+    if claims is not None:
+        print(f"leases: {claims.counts['claimed']} claimed in "
+              f"{claims.counts['transactions']} transactions; writer: "
+              f"{comparer.writer.rows_written} rows in {comparer.writer.commits} commits")
     return wall, cpu, requests
 
 

@@ -15,10 +15,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sqlalchemy.engine import Engine
 
 from . import __version__, stats
 from .backends.checkpoints import CheckpointBackend
+from .claims import Claims
 from .errors import ConfigError
 from .failures import failure_report
 from .generate import Generator
@@ -28,6 +30,7 @@ from .judging.pairwise import PairwiseJudge
 from .judging.parse import Verdict
 from .pools import PoolPrompt
 from .singleflight import SingleFlight
+from .store import cache as cached
 from .store import queries
 from .store.models import Judgment, Pool
 from .store.writer import BatchWriter
@@ -79,7 +82,8 @@ class Comparer:
         self.prompts = prompts[: options.limit] if options.limit else prompts
         self.items: list[dict[str, Any]] = []  # per prompt × sample, filled by run()
         self.baseline, self.candidate = baseline, candidate
-        self.writer = BatchWriter(engine)
+        self.claims = Claims(engine)  # leases on requests in flight, shared across processes
+        self.writer = BatchWriter(engine, owner=str(self.claims.owner))
         self.judgments: dict[str, dict[str, Any]] = {}
         self._judge_flight: SingleFlight[dict[str, Any]] = SingleFlight()
         self.judge_counts: Counter[str] = Counter()
@@ -91,12 +95,13 @@ class Comparer:
         samples = range(self.options.samples)
         jobs = [(i, p, s) for i, p in enumerate(self.prompts) for s in samples]
         gen_keys = [b.key(p, s) for b in (self.baseline, self.candidate) for _, p, s in jobs]
-        cache = await asyncio.to_thread(queries.load_generations, self.engine, gen_keys)
+        cache = await asyncio.to_thread(cached.generation_texts, self.engine, gen_keys)
         self.judgments = await asyncio.to_thread(
-            queries.judgments_for_prompts, self.engine, self.judge.spec_hash,
+            cached.judgment_verdicts, self.engine, self.judge.spec_hash,
             list({p.prompt_hash for p in self.prompts}))
-        self.gen_a = Generator(self.baseline, self.writer, cache)
-        self.gen_b = Generator(self.candidate, self.writer, cache)
+        self.gen_a = Generator(self.baseline, self.writer, cache, self._claims(self.baseline))
+        self.gen_b = Generator(self.candidate, self.writer, cache,
+                               self._claims(self.candidate))
         self._register_specs()
         self.phases["loaded"] = time.perf_counter() - started
         bar = _progress(len(jobs), self.options.progress)
@@ -107,7 +112,8 @@ class Comparer:
             # a fixed pool of workers pulls prompts in order: bounded work in flight, and no
             # task per prompt (a 100k-prompt pool costs the same memory as a 100-prompt one)
             for index, job in queue:
-                items[index] = await self._item(*job)
+                items[index] = await self._item(*job, keys=(gen_keys[index],
+                                                             gen_keys[len(jobs) + index]))
                 bar.update(1)
 
         try:
@@ -116,6 +122,7 @@ class Comparer:
         finally:
             bar.close()
             await self.writer.flush()
+            await self.claims.aclose()  # after the flush: results first, then the leases
             await self.baseline.aclose()
             await self.candidate.aclose()
             await self.judge.aclose()
@@ -133,20 +140,30 @@ class Comparer:
         self.phases["saved"] = time.perf_counter() - started
         return summary
 
-    async def _item(self, position: int, prompt: PoolPrompt, sample: int) -> dict[str, Any]:
+    async def _item(self, position: int, prompt: PoolPrompt, sample: int,
+                    keys: tuple[str, str] | None = None) -> dict[str, Any]:
         item: dict[str, Any] = {"position": position, "sample": sample, "item_id": prompt.id,
                                 "prompt_hash": prompt.prompt_hash, "outcome": "failed",
                                 "strength": 0, "score": None, "gen_baseline": None,
                                 "gen_candidate": None, "judgment_cand_first": None,
                                 "judgment_base_first": None}
-        base, cand = await asyncio.gather(self.gen_a.get(prompt, sample),
-                                          self.gen_b.get(prompt, sample))
+        key_a, key_b = keys or (None, None)  # the generation keys, when run() has them
+        base = self.gen_a.cached(prompt, sample, key_a)
+        cand = self.gen_b.cached(prompt, sample, key_b)
+        if base is None or cand is None:  # (a rerun finds both stored: no tasks, no waits)
+            base, cand = await asyncio.gather(self.gen_a.get(prompt, sample, base),
+                                              self.gen_b.get(prompt, sample, cand))
         item["gen_baseline"], item["gen_candidate"] = base["key"], cand["key"]
         if base["error"] or cand["error"]:
             return item
         orders = self._orders(prompt, cand, base, sample)
-        rows = await asyncio.gather(*(
-            self._judge(prompt, cand if cf else base, base if cf else cand) for cf in orders))
+        pairs = [(cand, base) if cf else (base, cand) for cf in orders]
+        rows = [self._judged(prompt, *pair) for pair in pairs]
+        missing = [i for i, r in enumerate(rows) if r is None]
+        if missing:
+            for i, row in zip(missing, await asyncio.gather(*(
+                    self._judge(prompt, *pairs[i]) for i in missing)), strict=True):
+                rows[i] = row
         for row, cf in zip(rows, orders, strict=True):
             item["judgment_cand_first" if cf else "judgment_base_first"] = row["key"]
         if any(r["verdict"] is None for r in rows):
@@ -171,6 +188,15 @@ class Comparer:
         ) in self.judgments]
         return present or [True]
 
+    def _judged(self, prompt: PoolPrompt, first: dict[str, Any], second: dict[str, Any]
+                ) -> dict[str, Any] | None:
+        """The stored verdict on (prompt, first, second), if there is one."""
+        row = self.judgments.get(self.judge.key(prompt, first["response"], second["response"]))
+        if row is None or row["verdict"] is None:
+            return None
+        self.judge_counts["cached"] += 1
+        return row
+
     async def _judge(self, prompt: PoolPrompt, first: dict[str, Any],
                      second: dict[str, Any]) -> dict[str, Any]:
         key = self.judge.key(prompt, first["response"], second["response"])
@@ -183,7 +209,19 @@ class Comparer:
 
     async def _call_judge(self, key: str, prompt: PoolPrompt, first: dict[str, Any],
                           second: dict[str, Any]) -> dict[str, Any]:
-        call = await self.judge.judge(prompt, first["response"], second["response"])
+        claims = self._claims(self.judge)
+        if claims is not None:
+            stored = await claims.claim("judgment", key)
+            if stored is not None:  # another process judged it meanwhile
+                self.judgments[key] = slim = cached.slim_judgment(stored)
+                self.judge_counts["cached"] += 1
+                return slim
+        try:
+            call = await self.judge.judge(prompt, first["response"], second["response"])
+        except BaseException:
+            if claims is not None:
+                self.writer.release(key)
+            raise
         row = {"key": key, "judge_spec": self.judge.spec_hash,
                "prompt_hash": prompt.prompt_hash, "gen_first": first["key"],
                "gen_second": second["key"],
@@ -193,10 +231,21 @@ class Comparer:
                "raw_output": call.raw_output, "error": call.error, "reasked": call.reasked,
                "latency": call.latency, "prompt_tokens": call.prompt_tokens,
                "completion_tokens": call.completion_tokens}
-        self.judgments[key] = row
-        self.writer.add(Judgment, row)
+        self.judgments[key] = slim = cached.slim_judgment(row)  # the run keeps what it reads
+        self.writer.add(Judgment, row, release=key if claims is not None else None)
         self.judge_counts["failed" if call.error else "judged"] += 1
-        return row
+        return slim
+
+    def _claims(self, source: Any) -> Claims | None:
+        """The claims for a request source; None for one that only replays what it has
+        (replay files, imported checkpoints and judges): it sends no request to share."""
+        from .backends.checkpoints import ReplayCheckpoint
+        from .backends.stored import StoredCheckpoint
+
+        if isinstance(source, ReplayCheckpoint | StoredCheckpoint) or getattr(
+                source, "stored_only", False):
+            return None
+        return self.claims
 
     def _window(self) -> int:
         """Prompts in flight at once. Enough to keep every endpoint busy (a prompt needs one
@@ -224,13 +273,19 @@ class Comparer:
         by_prompt: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for it in items:
             by_prompt[it["position"]].append(it)
+        # one score per prompt (the mean of its valid items, as stats.cluster_scores; NaN when
+        # none), computed once and indexed by every block: a 100k-prompt pool has 12 blocks
+        prompt_score = np.full(len(self.prompts), np.nan)
+        for pos, its in by_prompt.items():
+            valid = [it["score"] for it in its if it["score"] is not None]
+            if valid:
+                prompt_score[pos] = valid[0] if len(valid) == 1 else float(np.mean(valid))
 
         def block(positions: list[int]) -> dict[str, Any]:
             chosen = [it for pos in positions for it in by_prompt[pos]]
             counts = Counter(it["outcome"] for it in chosen)
-            clusters = [[it["score"] for it in by_prompt[pos] if it["score"] is not None]
-                        for pos in positions]
-            scores = stats.cluster_scores(clusters)
+            picked = prompt_score[positions]
+            scores = picked[~np.isnan(picked)]
             summary = stats.win_rate_summary(scores, level=o.ci_level, n_boot=o.n_boot,
                                              seed=o.seed)
             test = stats.paired_test(scores) if scores.size else None

@@ -50,7 +50,7 @@ import numpy as np
 RIDGE = 1e-3
 _MAX_ITER = 100
 _TOL = 1e-10
-_CHUNK_CELLS = 4_000_000
+_CHUNK_CELLS = 1_000_000  # resample x prompt cells per batched refit: ~75 MB of temporaries
 _SAFE_STEP = 0.5  # Newton steps larger than this get a line search
 
 
