@@ -161,14 +161,14 @@ def needed_sources(comparer: Any) -> list[tuple[str, Any]]:
     """The (role, backend) pairs a comparison still needs requests from: a checkpoint with a
     generation not stored successfully; the judge when a checkpoint is needed or a judgment is
     missing."""
-    from .store import queries
+    from .store import cache
 
     samples = range(comparer.options.samples)
     jobs = [(p, s) for p in comparer.prompts for s in samples]
     sides = (("baseline", comparer.baseline), ("candidate", comparer.candidate))
     keys = {role: [b.key(p, s) for p, s in jobs] for role, b in sides}
-    rows = queries.load_generations(comparer.engine, [k for ks in keys.values() for k in ks])
-    ok = {k for k, r in rows.items() if r.get("error") is None and r.get("response") is not None}
+    rows = cache.generation_texts(comparer.engine, [k for ks in keys.values() for k in ks])
+    ok = {k for k, r in rows.items() if r.get("response") is not None}
     out = [(role, b) for role, b in sides if any(k not in ok for k in keys[role])]
     judge = comparer.judge
     if out:
@@ -181,7 +181,8 @@ def needed_sources(comparer: Any) -> list[tuple[str, Any]]:
         for cf in comparer._orders(p, cand, base, s):
             first, second = (cand, base) if cf else (base, cand)
             wanted.append(judge.key(p, first["response"], second["response"]))
-    have = queries.judgments_by_key(comparer.engine, wanted)
+    have = cache.judgment_verdicts(comparer.engine, judge.spec_hash,
+                                   list({p.prompt_hash for p, _ in jobs}))
     if any(have.get(k, {}).get("verdict") is None for k in wanted):
         return [("judge", judge)]
     return []

@@ -183,6 +183,11 @@ def test_dead_runs_are_never_taken_for_results(serve, tmp_path: Path) -> None:
                                  "--json"], root, check=False).stdout)
     assert report["baseline"] == "cand" and report["decision"] == "inconclusive"
     assert [c["id"] for c in cli_json(["comparisons"], root)] == [good["comparison_id"]]
+    # the preflight asks only endpoints the run still needs: with every answer stored, the
+    # server may be gone
+    write_config(root / "evalkit.toml", f"http://127.0.0.1:{closed_port()}/v1")
+    again = cli_json(["compare", "base", "cand", "--pool", "small"], root)
+    assert again["overall"] == good["overall"] and again["requests"]["judge"] == {"cached": 2 * N}
 
 
 def test_some_failures_are_counted_explained_and_stored(serve, tmp_path: Path) -> None:
