@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import make_scenario, run_cli, write_config, write_pool
 
 from evalkit.stats.contamination import clean_gain
@@ -28,6 +29,7 @@ def test_clean_gain_is_paired_and_covers_the_truth() -> None:
     assert np.isnan(clean_gain(np.ones(4), np.zeros(4, bool)).clean)
 
 
+@pytest.mark.slow
 def test_compare_and_gate_exclude_contaminated_prompts(tmp_path: Path, serve) -> None:
     srv = serve(make_scenario())
     write_config(tmp_path / "evalkit.toml", srv.base_url)

@@ -295,6 +295,12 @@ class Patterns:
     def __getstate__(self) -> dict:
         return {"ns": self.ns, "keys": self.keys, "_filters": {}}
 
+    def __setstate__(self, state: dict) -> None:
+        # arrays unpickled from a network frame may be unaligned: numpy would then copy the
+        # keys on every search; one aligned copy per worker instead
+        state["keys"] = {n: np.array(k, dtype=U64, copy=True) for n, k in state["keys"].items()}
+        self.__dict__.update(state)
+
     def maybe(self, n: int, h: np.ndarray) -> np.ndarray:
         """Positions of the hashes that may be item n-grams (a bit table, about 64 bits per
         key: under 2% false positives, never a false negative)."""
