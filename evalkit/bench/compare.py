@@ -91,8 +91,10 @@ class BenchComparison:
 
 def compare_checkpoints(engine: Engine, suite_name: str, baseline: str, candidate: str, *,
                         suite: Suite | None = None, level: float = 0.95,
-                        n_boot: int = 10_000, seed: int = 0) -> BenchComparison:
-    """Compare the latest stored runs of every task of the suite on both checkpoints."""
+                        n_boot: int = 10_000, seed: int = 0,
+                        exclude: frozenset[str] = frozenset()) -> BenchComparison:
+    """Compare the latest stored runs of every task of the suite on both checkpoints
+    (``exclude``: documents ``task:doc_id`` left out, e.g. contaminated ones)."""
     runs_a = bench_queries.latest_runs(engine, baseline, suite_name)
     runs_b = bench_queries.latest_runs(engine, candidate, suite_name)
     for who, runs in ((baseline, runs_a), (candidate, runs_b)):
@@ -108,7 +110,7 @@ def compare_checkpoints(engine: Engine, suite_name: str, baseline: str, candidat
             if suite is not None and any(t.name == task for t in suite.tasks):
                 wanted = suite.task(task).metric
             rows.append(compare_task(engine, task, runs_a[task], runs_b[task], wanted,
-                                     level=level, n_boot=n_boot, seed=seed))
+                                     level=level, n_boot=n_boot, seed=seed, exclude=exclude))
     missing = tuple(t for t in order if not (t in runs_a and t in runs_b))
     rows = _holm(rows)
     return BenchComparison(suite=suite_name, baseline=baseline, candidate=candidate,
@@ -118,21 +120,26 @@ def compare_checkpoints(engine: Engine, suite_name: str, baseline: str, candidat
 
 
 def compare_task(engine: Engine, task: str, run_a: RunRecord, run_b: RunRecord,
-                 wanted_metric: str | None, *, level: float, n_boot: int, seed: int
-                 ) -> TaskComparison:
+                 wanted_metric: str | None, *, level: float, n_boot: int, seed: int,
+                 exclude: frozenset[str] = frozenset()) -> TaskComparison:
     metric = resolve_metric(wanted_metric or run_a.primary_metric, run_a.metrics,
                             f"task {task}")
     name, filt = metric.split(",", 1)
     a = {(s.doc_id, s.doc_hash): s for s in bench_queries.run_samples(engine, run_a.id, filt)}
     b = {(s.doc_id, s.doc_hash): s for s in bench_queries.run_samples(engine, run_b.id, filt)}
     keys = [k for k in a if k in b]
+    left_out = [k for k in keys if f"{task}:{k[0]}" in exclude]
+    keys = [k for k in keys if f"{task}:{k[0]}" not in exclude]
     pairs = [(k, _value(a[k], name), _value(b[k], name)) for k in keys]
     pairs = [(k, x, y) for k, x, y in pairs if x is not None and y is not None]
     notes = []
     if run_a.task_hash != run_b.task_hash:
         notes.append("the two runs used different task configs; paired on the documents "
                      "both have")
-    unmatched = len(a) + len(b) - 2 * len(keys)
+    unmatched = len(a) + len(b) - 2 * (len(keys) + len(left_out))
+    if left_out:
+        notes.append(f"{len(left_out)} documents not clean in the contamination scan were "
+                     "left out")
     if unmatched:
         notes.append(f"{unmatched} documents were answered by one checkpoint only (left out)")
     base = {"task": task, "metric": metric, "higher_is_better": run_a.higher_is_better,

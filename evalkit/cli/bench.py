@@ -110,6 +110,9 @@ def compare(
     seed: Annotated[int, typer.Option(min=0, help="bootstrap seed")] = 0,
     n_boot: Annotated[int, typer.Option("--n-boot", min=100, help="bootstrap resamples")
                       ] = 10_000,
+    exclude_contaminated: Annotated[str | None, typer.Option(
+        "--exclude-contaminated", help="leave out the documents not clean in the stored "
+        "contamination scan of the suite against CORPUS (name, id or path)")] = None,
     config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Per task, B − A on the documents both answered: paired bootstrap CI, exact McNemar
@@ -118,8 +121,13 @@ def compare(
 
     cfg, engine = _setup(config, db)
     loaded, name = _maybe_suite(suite, cfg.path)
+    exclude: frozenset[str] = frozenset()
+    if exclude_contaminated:
+        from ..contamination.report import exclusion
+
+        exclude = exclusion(engine, name, None, exclude_contaminated)[0]
     result = compare_checkpoints(engine, name, baseline, candidate, suite=loaded,
-                                 n_boot=n_boot, seed=seed)
+                                 n_boot=n_boot, seed=seed, exclude=exclude)
     if as_json:
         _print_json(result.as_dict(flips))
         return
