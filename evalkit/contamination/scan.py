@@ -9,7 +9,6 @@ recomputed from the stored fractions — the corpus is not read again.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -225,7 +224,3 @@ def _relabel(engine: Engine, earlier: dict[str, Any], scan_id: str, th: Threshol
     return ScanResult(cq.get_scan(engine, scan_id) or scan, rows, ident,
                       "store (relabelled)")
 
-
-def default_workers() -> int:
-    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                      else (os.cpu_count() or 1), 8))
