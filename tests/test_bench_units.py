@@ -37,21 +37,22 @@ def test_paired_delta_counts_and_test() -> None:
 
 
 def test_paired_bootstrap_ci_covers_the_true_delta() -> None:
-    """Documents where both are right 50%, only B 20%, only A 10%: true delta 0.10. The
-    paired CI covers it ~95% of the time and is much narrower than an unpaired one."""
+    """Two checkpoints that mostly agree, as consecutive ones do: both right on 65% of the
+    documents, only B on 10%, only A on 5% (true delta 0.05). The paired CI covers it ~95%
+    of the time and is far narrower than the unpaired z-interval (docs/benchmarks.md)."""
     rng = np.random.default_rng(1)
     n, sims, hits, widths, unpaired = 200, 300, 0, [], []
     for i in range(sims):
         u = rng.random(n)
-        a = ((u < 0.5) | ((u >= 0.7) & (u < 0.8))).astype(float)
-        b = (u < 0.7).astype(float)
+        a = ((u < 0.65) | ((u >= 0.75) & (u < 0.8))).astype(float)
+        b = (u < 0.75).astype(float)
         r = stats.paired_delta(a, b, n_boot=1000, seed=i)
-        hits += r.ci[0] <= 0.1 <= r.ci[1]
+        hits += r.ci[0] <= 0.05 <= r.ci[1]
         widths.append(r.ci[1] - r.ci[0])
         se = np.sqrt(a.var(ddof=1) / n + b.var(ddof=1) / n)
         unpaired.append(2 * 1.96 * se)
-    assert 0.92 <= hits / sims <= 0.98
-    assert np.mean(widths) < 0.8 * np.mean(unpaired)
+    assert 0.92 <= hits / sims <= 0.985
+    assert np.mean(widths) < 0.75 * np.mean(unpaired)
 
 
 # --------------------------------------------------------------------------- suites

@@ -67,6 +67,7 @@ class RequestCache:
         self.engine, self.spec_hash, self.mode = engine, spec_hash, mode
         self._queue: queue.Queue[tuple[str, str, Any] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._closing = threading.Event()  # cuts the linger short at the end of a run
         self._error: BaseException | None = None
         self.written = 0
 
@@ -91,6 +92,7 @@ class RequestCache:
     def close(self) -> None:
         """Commit everything handed over; raise what the writer met."""
         if self._thread is not None:
+            self._closing.set()
             self._queue.put(None)
             self._thread.join()
             self._thread = None
@@ -106,7 +108,7 @@ class RequestCache:
             batch = [] if first is None else [first]
             done = first is None
             if not done:
-                threading.Event().wait(LINGER)
+                self._closing.wait(LINGER)
             while True:
                 try:
                     item = self._queue.get_nowait()

@@ -130,8 +130,11 @@ def compare_task(engine: Engine, task: str, run_a: RunRecord, run_b: RunRecord,
     keys = [k for k in a if k in b]
     left_out = [k for k in keys if f"{task}:{k[0]}" in exclude]
     keys = [k for k in keys if f"{task}:{k[0]}" not in exclude]
-    pairs = [(k, _value(a[k], name), _value(b[k], name)) for k in keys]
-    pairs = [(k, x, y) for k, x, y in pairs if x is not None and y is not None]
+    pairs: list[tuple[tuple[int, str], float, float]] = []
+    for k in keys:
+        x, y = _value(a[k], name), _value(b[k], name)
+        if x is not None and y is not None:
+            pairs.append((k, x, y))
     notes = []
     if run_a.task_hash != run_b.task_hash:
         notes.append("the two runs used different task configs; paired on the documents "
@@ -142,9 +145,9 @@ def compare_task(engine: Engine, task: str, run_a: RunRecord, run_b: RunRecord,
                      "left out")
     if unmatched:
         notes.append(f"{unmatched} documents were answered by one checkpoint only (left out)")
-    base = {"task": task, "metric": metric, "higher_is_better": run_a.higher_is_better,
-            "run_a": run_a.id, "run_b": run_b.id,
-            "same_task_config": run_a.task_hash == run_b.task_hash}
+    base: dict[str, Any] = {"task": task, "metric": metric, "higher_is_better": run_a.higher_is_better,
+                            "run_a": run_a.id, "run_b": run_b.id,
+                            "same_task_config": run_a.task_hash == run_b.task_hash}
     if not pairs:
         return TaskComparison(**base, n=0, mean_a=None, mean_b=None, delta=None, ci=None,
                               se=None, p_value=None, p_holm=None, test="no shared documents "

@@ -60,10 +60,15 @@ def lm_eval_version() -> str:
 
 def run_id(spec_hash: str, modes: Modes, suite: Suite, task: str, limit: int | None,
            version: str) -> str:
-    return content_hash({"format": RUN_FORMAT, "spec": spec_hash,
-                         "modes": [modes.generate, modes.loglikelihood], "suite": suite.name,
-                         "task": task, "source": suite.source_hash(task, version),
-                         "limit": limit}, 32)
+    """A task run's key: the checkpoint, how it is asked for this task (both ways for a
+    built-in task, whose output type is known only to lm-eval), the task's definition and
+    data by content, the limit and the lm-eval version."""
+    src = suite.sources.get(task)
+    how = ([modes.generate, modes.loglikelihood] if src is None
+           else modes.for_output(src.output_type))
+    return content_hash({"format": RUN_FORMAT, "spec": spec_hash, "modes": how,
+                         "suite": suite.name, "task": task,
+                         "source": suite.source_hash(task, version), "limit": limit}, 32)
 
 
 def run_suite(config: Any, checkpoint: str, suite: Suite, options: RunOptions = RunOptions(),

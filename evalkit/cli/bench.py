@@ -81,7 +81,7 @@ def run(
     report = run_suite(cfg, checkpoint, loaded,
                        RunOptions(limit=limit, rescore=rescore, tasks=tuple(task or ()),
                                   progress=progress),
-                       engine=engine, notify=lambda line: sys.stderr.write(f"evalkit: {line}\n"))
+                       engine=engine, notify=_say)
     if as_json:
         _print_json(report.as_dict())
         return
@@ -99,6 +99,10 @@ def run(
         typer.echo(f"{s.task:<24} skipped: {s.reason}")
     typer.echo(f"requests: {report.requests['sent']} sent, {report.requests['cached']} from "
                f"the store; {report.duration_s:.1f} s")
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(f"evalkit: {line}\n")
 
 
 @bench_app.command("compare")

@@ -162,18 +162,34 @@ def _ends_with(text: str, answer: str) -> bool:
 
 
 class AnswerKey:
-    """The items, and the one a prompt is about (the last one whose question it contains)."""
+    """The items, and the one a prompt is about (the last one whose question it contains).
+
+    Questions are looked up by their first words (a question starts a word of the prompt, as
+    every task template puts it), so a prompt costs a few dictionary lookups per word even
+    with ten thousand items; when that finds nothing, every question is searched."""
 
     def __init__(self, items: list[BenchItem]) -> None:
         self.items = items
-        by_len = sorted(items, key=lambda it: len(it.q), reverse=True)
-        self._ordered = by_len
+        self._ordered = sorted(items, key=lambda it: len(it.q), reverse=True)
+        self._heads: dict[tuple[str, ...], list[BenchItem]] = {}
+        for item in self._ordered:
+            words = tuple(item.q.split()[:3])
+            if words:
+                self._heads.setdefault(words, []).append(item)
 
     def find(self, text: str) -> BenchItem | None:
+        words = text.split()
+        found = {id(it): it for i in range(len(words)) for n in (1, 2, 3)
+                 for it in self._heads.get(tuple(words[i:i + n]), ())}
+        return (self._best(text, list(found.values())) if found else None) or \
+            self._best(text, self._ordered)
+
+    @staticmethod
+    def _best(text: str, items: list[BenchItem]) -> BenchItem | None:
         best: BenchItem | None = None
         best_pos = -1
-        for item in self._ordered:  # longest first: a tie keeps the longer question
-            pos = text.rfind(item.q)
+        for item in sorted(items, key=lambda it: len(it.q), reverse=True):
+            pos = text.rfind(item.q)  # longest first: a tie keeps the longer question
             if pos > best_pos:
                 best, best_pos = item, pos
         return best
@@ -253,21 +269,20 @@ def _tokenizer(server: ScriptedServer, method: str, tail: str, body: bytes) -> R
         except ValueError:
             return 400, _error("body must be JSON"), {}
         if tail == "/tokenize":
+            text: Any = req.get("prompt")
             if isinstance(req.get("messages"), list):
                 text = "".join(f"{m.get('role')}: {m.get('content')}\n" for m in req["messages"])
-            else:
-                text = req.get("prompt")
             if not isinstance(text, str):
                 return 400, _error("'prompt' (a string) is required"), {}
-            tokens = encode(text)
-            reply = {"count": len(tokens), "max_model_len": 32768, "tokens": tokens,
+            ids = encode(text)
+            reply = {"count": len(ids), "max_model_len": 32768, "tokens": ids,
                      "token_strs": None}
         else:
-            tokens = req.get("tokens")
-            if not isinstance(tokens, list):
+            given = req.get("tokens")
+            if not isinstance(given, list):
                 return 400, _error("'tokens' (a list) is required"), {}
             try:
-                reply = {"prompt": decode(tokens)}
+                reply = {"prompt": decode(given)}
             except (ValueError, TypeError):
                 return 400, _error("unknown token ids"), {}
     _count(server, "(tokenizer)", key, done=True)
