@@ -248,3 +248,20 @@ def test_punctuation_glued_copies_that_the_janitor_misses_are_found() -> None:
     sc = E.Scanner(idx.patterns)
     sc.feed(copy.encode())
     assert score_items(idx, sc.result(), [item], 8, None, Thresholds())[0].fraction == 1.0
+
+
+def test_store_round_trip_on_sqlite_and_postgresql(store_url: str, tmp_path: Path) -> None:
+    from evalkit.contamination.report import exclusion
+    from evalkit.store import contamination_queries as cq
+
+    texts = make_items(6)
+    (tmp_path / "c.txt").write_text(filler(20) + texts[2].lower() + "\n" + filler(5))
+    engine = make_engine(store_url)
+    spec = CorpusSpec((str(tmp_path / "c.txt"),))
+    res = run_scan(engine, spec, item_set(texts), ScanOptions(), name="crawl")
+    again = run_scan(engine, spec, item_set(texts), ScanOptions())
+    assert again.served_from == "store" and again.items == res.items
+    top = cq.dirtiest(engine, res.scan["id"], 3)
+    assert top[0]["item_id"] == "i2" and top[0]["label"] == "dirty"
+    assert exclusion(engine, "planted", "v1", "crawl")[0] == {"i2"}
+    assert exclusion(engine, "planted", None, str(tmp_path / "c.txt"))[0] == {"i2"}

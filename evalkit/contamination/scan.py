@@ -189,7 +189,8 @@ def run_scan(engine: Engine, spec: cr.CorpusSpec, items: ItemSet,
     if options.refresh and cq.get_scan(engine, scan_id) is not None:
         scan["id"] = scan_id = content_hash({**scan, "at": time.time()}, 24)
     cq.save_scan(engine, scan, rows)
-    return ScanResult(cq.get_scan(engine, scan_id) or scan, rows, ident, "scan")
+    return ScanResult(cq.get_scan(engine, scan_id) or scan, cq.scan_items(engine, scan_id),
+                      ident, "scan")
 
 
 def _existing_only(spec: cr.CorpusSpec, ident: CorpusIdentity) -> cr.CorpusSpec:
