@@ -133,16 +133,21 @@ class RequestCache:
 class _Hook:
     """lm-eval's cache hook: each answer as the inner model completes it."""
 
-    def __init__(self, cache: RequestCache, wanted: dict[str, str]) -> None:
+    def __init__(self, cache: RequestCache, wanted: dict[str, str],
+                 known: dict[tuple[Any, ...], str]) -> None:
         self.cache, self.wanted = cache, wanted  # key → method, for requests in flight
+        self.known = known  # hashable request arguments → key, computed already
 
     def add_partial(self, attr: str, req: Any, res: Any) -> None:
         if res is None or attr not in METHODS:
             return
         try:
-            key = self.cache.key(attr, list(req))
-        except TypeError:
-            return
+            key = self.known.get(tuple(req)) or self.cache.key(attr, list(req))
+        except TypeError:  # unhashable (generation settings) or unserialisable arguments
+            try:
+                key = self.cache.key(attr, list(req))
+            except TypeError:
+                return
         if self.wanted.pop(key, None) is not None:
             self.cache.put(key, attr, res)
 
@@ -213,8 +218,14 @@ class CachedLM(LM):
         self.cached += len(requests) - sum(1 for k in keys if k in todo)
         if todo:
             wanted = {k: method for k in todo}
+            known = {}
+            for k, req in todo.items():
+                try:
+                    known[tuple(req.args)] = k
+                except TypeError:  # a dict among the arguments: keyed on arrival instead
+                    break
             inner = self.inner
-            inner.set_cache_hook(_Hook(self.cache, wanted))  # type: ignore[arg-type]
+            inner.set_cache_hook(_Hook(self.cache, wanted, known))  # type: ignore[arg-type]
             try:
                 results = getattr(inner, method)(list(todo.values()),
                                                  disable_tqdm=not self.progress)
