@@ -51,7 +51,7 @@ Slot = tuple[str, str]  # (kind, key): kind is 'generation' or 'judgment'
 class Claims:
     """One run's claims on request keys (one lease owner)."""
 
-    def __init__(self, engine: Engine, *, ttl: float | None = None, linger: float = 0.005,
+    def __init__(self, engine: Engine, *, ttl: float | None = None, linger: float = 0.02,
                  poll: tuple[float, float] = (0.05, 1.0)) -> None:
         self.owner = new_owner()
         self.ttl = ttl if ttl is not None else lease_ttl()

@@ -148,22 +148,23 @@ class Comparer:
                                 "gen_candidate": None, "judgment_cand_first": None,
                                 "judgment_base_first": None}
         key_a, key_b = keys or (None, None)  # the generation keys, when run() has them
-        base = self.gen_a.cached(prompt, sample, key_a)
-        cand = self.gen_b.cached(prompt, sample, key_b)
-        if base is None or cand is None:  # (a rerun finds both stored: no tasks, no waits)
-            base, cand = await asyncio.gather(self.gen_a.get(prompt, sample, base),
-                                              self.gen_b.get(prompt, sample, cand))
+        known_a = self.gen_a.cached(prompt, sample, key_a)
+        known_b = self.gen_b.cached(prompt, sample, key_b)
+        if known_a is not None and known_b is not None:  # a rerun: no tasks, no waits
+            base, cand = known_a, known_b
+        else:
+            base, cand = await asyncio.gather(self.gen_a.get(prompt, sample, known_a),
+                                              self.gen_b.get(prompt, sample, known_b))
         item["gen_baseline"], item["gen_candidate"] = base["key"], cand["key"]
         if base["error"] or cand["error"]:
             return item
         orders = self._orders(prompt, cand, base, sample)
         pairs = [(cand, base) if cf else (base, cand) for cf in orders]
-        rows = [self._judged(prompt, *pair) for pair in pairs]
-        missing = [i for i, r in enumerate(rows) if r is None]
-        if missing:
-            for i, row in zip(missing, await asyncio.gather(*(
-                    self._judge(prompt, *pairs[i]) for i in missing)), strict=True):
-                rows[i] = row
+        found = [self._judged(prompt, *pair) for pair in pairs]
+        missing = [i for i, r in enumerate(found) if r is None]
+        fetched = dict(zip(missing, await asyncio.gather(*(
+            self._judge(prompt, *pairs[i]) for i in missing)), strict=True)) if missing else {}
+        rows = [r if r is not None else fetched[i] for i, r in enumerate(found)]
         for row, cf in zip(rows, orders, strict=True):
             item["judgment_cand_first" if cf else "judgment_base_first"] = row["key"]
         if any(r["verdict"] is None for r in rows):

@@ -66,6 +66,15 @@ def stored_successes(db: Path) -> int:
     return gens + judged
 
 
+def settle(srv: Any) -> None:
+    """Wait until the server has finished the requests the killed run left in flight (they
+    still complete, into a closed socket, and count)."""
+    deadline = time.monotonic() + 10
+    while (st := srv.stats())["requests"] != st["completed"]:
+        assert time.monotonic() < deadline, st
+        time.sleep(0.01)
+
+
 def numbers(summary: dict[str, Any]) -> dict[str, Any]:
     return {"overall": summary["overall"], "by_tag": summary["by_tag"]}
 
@@ -98,6 +107,7 @@ def test_ten_sigkills_at_random_points_lose_nothing_and_repeat_only_what_was_in_
         proc.kill()
         proc.communicate(timeout=30)
         assert proc.returncode == -9
+        settle(srv)
         # completed at the server but not in the store: what the next run must ask again
         lost.append(srv.stats()["completed"] - stored_successes(db) - sum(lost))
         assert 0 <= lost[-1] <= LOST_PER_KILL, (point, lost)

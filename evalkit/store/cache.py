@@ -1,9 +1,9 @@
 """What a compare run keeps in memory of stored results: only the fields the pipeline reads.
 
-A 100,000-prompt run holds 200,000 generations and 200,000 judgments; as full rows (13 and 17
-fields, with token counts, timings and the judge's whole output) they cost ~1.3 KB each, as
-these slim rows a third of that (docs/reliability.md, "Scale"). The full rows go to the store
-through the BatchWriter; the run keeps the slim ones.
+A 100,000-prompt run holds 200,000 generations and 200,000 judgments. Full rows (13 and 17
+fields: token counts, timings, the judge's whole output) as dicts are several times larger than
+the fields the pipeline reads, so the full rows go to the store through the BatchWriter and
+the run keeps these slim ones (docs/throughput.md, "Scale: 100,000 prompts").
 
 * generation: ``key``, ``response``, ``error`` — a stored failure is not loaded (it is
   retried anyway);
