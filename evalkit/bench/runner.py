@@ -263,23 +263,14 @@ def _simple_evaluate(lm_eval: Any, tm: Any, ckpt: Any, mode: str, suite: Suite,
 
 @contextmanager
 def _quiet_git_probe(lm_eval: Any) -> Iterator[None]:
-    """lm-eval records ``git describe`` of the working directory and lets git print "fatal:
-    not a git repository" outside one; the same probe, without the noise."""
-    import subprocess
-
+    """lm-eval records ``git describe`` of whatever the working directory is, in a
+    subprocess, and lets git print "fatal: not a git repository" outside one. evalkit records
+    its own provenance (versions, task and data hashes), so it skips the probe."""
     import lm_eval.evaluator as evaluator
+
     original = getattr(evaluator, "get_git_commit_hash", None)
-
-    def probe() -> str | None:
-        try:
-            out = subprocess.run(["git", "describe", "--always"], capture_output=True,
-                                 text=True, timeout=10)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return out.stdout.strip() or None if out.returncode == 0 else None
-
     if original is not None:
-        evaluator.get_git_commit_hash = probe
+        evaluator.get_git_commit_hash = lambda: None
     try:
         yield
     finally:
