@@ -2,8 +2,10 @@
 
 It speaks enough of the OpenAI API for evalkit and most clients: ``POST /v1/chat/completions``
 and ``GET /v1/models``, plus ``GET /_evalkit/stats`` (request counters) and
-``POST /_evalkit/reset``. Models are scripted (``evalkit.testing.scripts``); a scenario is a
-dict (or a JSON file)::
+``POST /_evalkit/reset``. A scenario with a ``"bench"`` table adds benchmark models with a
+known accuracy per task, ``POST /v1/completions`` (echo and logprobs, for lm-eval's
+log-likelihoods) and vLLM's tokenizer endpoints (``evalkit.testing.completions``). Models are
+scripted (``evalkit.testing.scripts``); a scenario is a dict (or a JSON file)::
 
     {"latency": 0.05,
      "models": {
