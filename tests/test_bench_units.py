@@ -148,6 +148,8 @@ def test_cli_bad_suite_is_one_line_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "no stored run of suite 'offline'" in proc.stderr
     proc = run_cli(["bench", "zzz", "--suite", "offline"], tmp_path, check=False)
     assert proc.returncode == 2 and "no checkpoint named 'zzz'" in proc.stderr
+    listed = json.loads(run_cli(["bench", "list", "--json"], tmp_path).stdout)
+    assert "offline" in listed["suites"] and listed["stored"] == {}
 
 
 # --------------------------------------------------------------------------- keys and store
