@@ -310,3 +310,50 @@ class ContaminationItem(SQLModel, table=True):
     label: str
     spans_json: str = "[]"
     text: str | None = None
+
+
+class ClassifierSpec(SQLModel, table=True):
+    """A prompt classifier's identity as used for some labels (``evalkit pool annotate``):
+    its config, template text and taxonomy, keyed by the hash of all that decides labels."""
+
+    spec_hash: str = Field(primary_key=True)
+    name: str = Field(index=True)
+    spec_json: str
+    template_text: str
+    taxonomy_json: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PromptLabel(SQLModel, table=True):
+    """A classifier's labels for one prompt (``key`` = hash of classifier spec and prompt
+    hash): the label cache. An answer that could not be read is kept too (``status``
+    ``unparsable``, ``error`` says why, ``raw_output`` is the answer) and never guessed."""
+
+    key: str = Field(primary_key=True)
+    classifier_spec: str = Field(index=True)
+    prompt_hash: str = Field(index=True)
+    status: str  # "labelled" | "unparsable"
+    topic: str | None = None
+    difficulty: str | None = None
+    quality: str | None = None  # "ok" | "flawed"
+    reason: str | None = None
+    language: str | None = None
+    error: str | None = None
+    raw_output: str | None = None
+    latency: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PoolDerivation(SQLModel, table=True):
+    """How a pool version was made from another (annotate, dedup, sample): the operation,
+    its parameters (classifier name and spec hash, template, taxonomy, threshold, seed …)
+    and a summary; the first derivation that produced a version is kept."""
+
+    pool_id: int = Field(foreign_key="pool.id", primary_key=True)
+    parent_id: int = Field(foreign_key="pool.id", index=True)
+    operation: str  # "annotate" | "dedup" | "sample"
+    params_json: str
+    summary_json: str = "{}"
+    created_at: datetime = Field(default_factory=utcnow)
