@@ -82,7 +82,9 @@ def win_rate_summary(scores: np.ndarray, *, level: float = 0.95, n_boot: int = 1
     if n == 0:
         return out
     out["win_rate"] = float(scores.mean())
-    out["se"] = float(scores.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    # one prompt has no standard error: None, as for none (a NaN here made the stored
+    # comparison summary invalid JSON for SQLite's json_extract, breaking the dashboard)
+    out["se"] = float(scores.std(ddof=1) / np.sqrt(n)) if n > 1 else None
     if boot:
         out["ci"] = list(percentile_ci(bootstrap_means(scores, n_boot, seed), level))
     else:
