@@ -132,6 +132,25 @@ class JudgeConfig:
 
 
 @dataclass(frozen=True)
+class ClassifierConfig:
+    """An LLM that labels pool prompts (``evalkit pool annotate``): topic from a taxonomy,
+    difficulty, a quality flag with a reason, and the language."""
+
+    name: str
+    backend: str = "openai"
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    sampling: Sampling = field(default_factory=lambda: Sampling(max_tokens=512))
+    template: str = "default"  # a name in suites/classifiers/ or a path
+    taxonomy: str | None = None  # a name in suites/taxonomies/ or a path (None: default)
+
+    def identity(self, template_hash: str, taxonomy_hash: str) -> dict[str, Any]:
+        """What decides the labels: the label cache key includes it."""
+        return {"backend": self.backend, "name": self.name, "model": self.endpoint.model,
+                "sampling": asdict(self.sampling), "template": template_hash,
+                "taxonomy": taxonomy_hash}
+
+
+@dataclass(frozen=True)
 class Defaults:
     judge: str | None = None
     pool: str | None = None
@@ -145,6 +164,14 @@ class Config:
     defaults: Defaults = field(default_factory=Defaults)
     gate: GatePolicy = field(default_factory=GatePolicy)
     path: str | None = None
+    classifiers: dict[str, ClassifierConfig] = field(default_factory=dict)
+
+    def classifier(self, name: str) -> ClassifierConfig:
+        if name not in self.classifiers:
+            known = ", ".join(sorted(self.classifiers)) or "none"
+            raise ConfigError(f"{self.where}: no classifier named '{name}' (known: {known}); "
+                              "add a [classifiers.NAME] table")
+        return self.classifiers[name]
 
     def checkpoint(self, name: str) -> CheckpointConfig:
         if name not in self.checkpoints:
@@ -359,15 +386,35 @@ def parse_judge(name: str, raw: dict[str, Any], where: str = "judges") -> JudgeC
     )
 
 
+def parse_classifier(name: str, raw: dict[str, Any], where: str = "classifiers"
+                     ) -> ClassifierConfig:
+    where = f"{where}.{name}"
+    backend = raw.get("backend", "openai")
+    if backend != "openai":
+        raise ConfigError(f"{where}.backend: unknown classifier backend '{backend}' (openai)")
+    _check_keys(where, raw, _ENDPOINT_KEYS | {"backend", "sampling", "template", "taxonomy"})
+    taxonomy = raw.get("taxonomy")
+    if taxonomy is not None:
+        _typed(where, taxonomy, str, "taxonomy")
+    return ClassifierConfig(
+        name=name, backend=backend, endpoint=_endpoint(where, raw),
+        sampling=_sampling(where, raw.get("sampling"), Sampling(max_tokens=512)),
+        template=_typed(where, raw.get("template", "default"), str, "template"),
+        taxonomy=taxonomy)
+
+
 def parse_config(data: dict[str, Any], path: str | None = None) -> Config:
     where = path or CONFIG_NAME
-    _check_keys(where, data, {"store", "checkpoints", "judges", "defaults", "gate", "pools"})
+    _check_keys(where, data, {"store", "checkpoints", "judges", "defaults", "gate", "pools",
+                             "classifiers"})
     store = _table(where, data, "store")
     _check_keys(f"{where}: store", store, {"url"})
     checkpoints = {n: parse_checkpoint(n, t, f"{where}: checkpoints")
                    for n, t in _tables(where, data, "checkpoints").items()}
     judges = {n: parse_judge(n, t, f"{where}: judges")
               for n, t in _tables(where, data, "judges").items()}
+    classifiers = {n: parse_classifier(n, t, f"{where}: classifiers")
+                   for n, t in _tables(where, data, "classifiers").items()}
     defaults = _table(where, data, "defaults")
     _check_keys(f"{where}: defaults", defaults, {"judge", "pool"})
     for key, value in defaults.items():
@@ -384,7 +431,8 @@ def parse_config(data: dict[str, Any], path: str | None = None) -> Config:
                        else c for n, c in checkpoints.items()}
     gate = parse_gate(_table(where, data, "gate"), f"{where}: gate")
     return Config(store_url=url, checkpoints=checkpoints, judges=judges,
-                  defaults=Defaults(**defaults), gate=gate, path=path)
+                  defaults=Defaults(**defaults), gate=gate, path=path,
+                  classifiers=classifiers)
 
 
 def _local(base: Path, c: CheckpointConfig) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 import typer
 
 from ..errors import EvalkitError
-from . import bench, compare, contamination, gate, imports, misc, plan, pool
+from . import bench, compare, contamination, curation, gate, imports, misc, plan, pool
 
 app = typer.Typer(name="evalkit", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
@@ -24,6 +24,7 @@ for group in (compare.app, gate.app, plan.app, misc.app):
     app.registered_commands.extend(group.registered_commands)
 app.add_typer(gate.baseline_app, name="baseline")
 app.add_typer(imports.import_app, name="import")
+pool.pool_app.registered_commands.extend(curation.app.registered_commands)
 app.add_typer(pool.pool_app, name="pool")
 app.add_typer(bench.bench_app, name="bench")
 app.add_typer(contamination.contamination_app, name="contamination")

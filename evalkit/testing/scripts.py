@@ -253,4 +253,8 @@ def build_script(name: str, spec: dict[str, Any]) -> tuple[ChatScript | JudgeScr
         return JudgeScript(name=name, **spec), failures
     if kind == "chat":
         return ChatScript(name=name, **spec), failures
-    raise ValueError(f"model '{name}': unknown kind '{kind}' (chat or judge)")
+    if kind == "classifier":  # a prompt classifier (evalkit pool annotate)
+        from .classify_script import ClassifierScript
+
+        return ClassifierScript(name=name, **spec), failures  # type: ignore[return-value]
+    raise ValueError(f"model '{name}': unknown kind '{kind}' (chat, judge or classifier)")
