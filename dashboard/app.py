@@ -26,6 +26,7 @@ PAGES = (
     ("views/benchmarks.py", "Benchmarks", "benchmarks", ":material/fact_check:"),
     ("views/provenance.py", "Provenance", "provenance", ":material/fingerprint:"),
     ("views/contamination.py", "Contamination", "contamination", ":material/biotech:"),
+    ("views/pools.py", "Pools", "pools", ":material/inventory_2:"),
 )
 
 st.set_page_config(page_title="evalkit", layout="wide")
