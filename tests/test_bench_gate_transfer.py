@@ -27,6 +27,21 @@ STRENGTHS = {"a": 0.0, "b": -1.5, "c": 1.5}
 APP = str(data_dir("dashboard") / "app.py")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _caches_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """HF's and lm-eval's caches in a temp folder for this module's shared fixtures too (the
+    conftest's per-test fixture comes after module-scoped ones); offline. evalkit never turns
+    lm-eval's own caches on, and the tests check none appears."""
+    base = tmp_path_factory.getbasetemp()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HOME", str(base / "hf-cache"))
+        mp.setenv("HF_DATASETS_CACHE", str(base / "hf-cache" / "datasets"))
+        mp.setenv("LM_HARNESS_CACHE_PATH", str(base / "lm-eval"))
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("HF_DATASETS_OFFLINE", "1")
+        yield
+
+
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Any:
     root = tmp_path_factory.mktemp("bench-chain")

@@ -36,6 +36,21 @@ DOCS = {"ek_arith": 60, "ek_facts": 40, "ek_follow": 30}
 REQUESTS = 60 + 40 * 4 + 30  # chat generations + one log-likelihood per option
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _caches_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """HF's and lm-eval's caches in a temp folder for this module's shared fixtures too (the
+    conftest's per-test fixture comes after module-scoped ones); offline. evalkit never turns
+    lm-eval's own caches on, and the tests check none appears."""
+    base = tmp_path_factory.getbasetemp()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HOME", str(base / "hf-cache"))
+        mp.setenv("HF_DATASETS_CACHE", str(base / "hf-cache" / "datasets"))
+        mp.setenv("LM_HARNESS_CACHE_PATH", str(base / "lm-eval"))
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("HF_DATASETS_OFFLINE", "1")
+        yield
+
+
 def config(path: Path, url: str, names: tuple[str, ...] = ("a", "b"), *,
            chat_only: tuple[str, ...] = (), extra: str = "", retries: int = 2) -> Path:
     parts = ['[store]\nurl = "sqlite:///evalkit.db"\n']
@@ -130,6 +145,8 @@ def test_rerun_makes_zero_requests(offline: Any) -> None:
     assert rescored["requests"] == {"cached": REQUESTS, "sent": 0}
     assert [t["value"] for t in rescored["tasks"]] == [t["value"] for t in again["tasks"]]
     assert not list(root.glob("*.db_rank*"))  # lm-eval's own cache stays off
+    assert not (Path(os.environ["LM_HARNESS_CACHE_PATH"]).exists()
+                and any(Path(os.environ["LM_HARNESS_CACHE_PATH"]).iterdir()))
 
 
 def test_paired_compare_matches_the_scripts(offline: Any) -> None:

@@ -255,8 +255,9 @@ def test_hf_backend_needs_the_hf_extra() -> None:
 
     h = parse_config({"checkpoints": {"h": {"backend": "hf", "path": "x"}}}).checkpoints["h"]
     assert modes_for(h).loglikelihood == "hf" and modes_for(h).generate == "hf"
-    if find_spec("torch") is not None and find_spec("transformers") is not None:
-        pytest.skip("the hf extra is installed; this checks the message without it")
+    if all(find_spec(m) is not None for m in ("torch", "transformers", "accelerate")):
+        pytest.skip("the hf extra is installed; this checks the message without it "
+                    "(test_bench_hf.py runs a real local model)")
     with pytest.raises(ConfigError, match=r"pip install 'evalkit\[hf\]'"):
         make_lm(h, "hf")
 

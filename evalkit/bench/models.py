@@ -9,7 +9,7 @@
   downloaded. A chat endpoint cannot score a continuation: lm-eval raises for log-likelihood
   there, so evalkit says so before it starts.
 - ``backend = "hf"``: a local Hugging Face model (``path``) for everything, with the ``hf``
-  extra (torch, transformers) installed.
+  extra (torch, transformers, accelerate) installed.
 """
 
 from __future__ import annotations
@@ -86,8 +86,8 @@ def make_lm(ckpt: CheckpointConfig, mode: str) -> Any:
             base_url=ckpt.completions_url + "/completions", auth_token=key, header=header,
             **extra, **_common(ckpt))
     if mode == "hf":
-        _need("torch", f"backend 'hf' of checkpoint '{ckpt.name}'")
-        _need("transformers", f"backend 'hf' of checkpoint '{ckpt.name}'")
+        for module in ("torch", "transformers", "accelerate"):  # lm-eval's hf model
+            _need(module, f"backend 'hf' of checkpoint '{ckpt.name}'")
         import torch
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
