@@ -357,3 +357,32 @@ class PoolDerivation(SQLModel, table=True):
     params_json: str
     summary_json: str = "{}"
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class WatchedCheckpoint(SQLModel, table=True):
+    """A checkpoint ``evalkit watch`` discovered, and how far its evaluation got: the chain
+    position (discovery order, step number, parent), the baselines fixed when its plan
+    started, each plan step's result, retries, and the watcher evaluating it now (``owner``,
+    a lease renewed while it works), so a restarted watcher finishes what a stopped one began
+    (docs/watch.md)."""
+
+    name: str = Field(primary_key=True)
+    source: str
+    external_id: str  # the id the source lists (a served model name, a folder entry)
+    path: str | None = None
+    parent: str | None = None
+    step: int | None = None
+    seq: int = 0  # discovery order
+    status: str = Field(index=True)  # pending|running|retrying|done|failed|known|ignored
+    plan_json: str | None = None  # {"previous", "promoted": {pool: name}, "notes"}
+    steps_json: str = "{}"  # step id -> {"status", "result", "error", "at"}
+    attempts: int = 0
+    next_attempt_at: float | None = None  # seconds since the epoch
+    last_error: str | None = None
+    owner: str | None = None
+    owner_expires: float | None = None
+    summary: str | None = None
+    decision: str | None = None
+    discovered_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
