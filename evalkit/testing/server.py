@@ -96,6 +96,20 @@ class ScriptedServer:
         self._ready = threading.Event()
         self._start_error: OSError | None = None
 
+    def add_model(self, name: str, spec: dict[str, Any]) -> None:
+        """Serve (or re-script) model ``name`` from now on, as a scenario entry would: it
+        appears in ``GET /v1/models`` (a server that gains a checkpoint mid-test)."""
+        script, failures = build_script(name, spec)
+        faults = self.scenario.get("faults")
+        if failures.faults is None and faults:
+            failures = replace(failures, faults=FaultMix(**faults))
+        entry = (script, failures, float(spec.get("latency", self.default_latency)))
+        self.models = {**self.models, name: entry}  # swapped whole: readers never see it torn
+
+    def remove_model(self, name: str) -> None:
+        """Stop serving ``name`` (it leaves ``GET /v1/models``; requests for it get a 404)."""
+        self.models = {k: v for k, v in self.models.items() if k != name}
+
     # ---- counters -------------------------------------------------------------------------
     def reset(self) -> None:
         with self._lock:
