@@ -165,6 +165,7 @@ class Config:
     gate: GatePolicy = field(default_factory=GatePolicy)
     path: str | None = None
     classifiers: dict[str, ClassifierConfig] = field(default_factory=dict)
+    watch: Any = None  # evalkit.watch.config.WatchConfig: [watch] (evalkit watch)
 
     def classifier(self, name: str) -> ClassifierConfig:
         if name not in self.classifiers:
@@ -406,7 +407,7 @@ def parse_classifier(name: str, raw: dict[str, Any], where: str = "classifiers"
 def parse_config(data: dict[str, Any], path: str | None = None) -> Config:
     where = path or CONFIG_NAME
     _check_keys(where, data, {"store", "checkpoints", "judges", "defaults", "gate", "pools",
-                             "classifiers"})
+                             "classifiers", "watch"})
     store = _table(where, data, "store")
     _check_keys(f"{where}: store", store, {"url"})
     checkpoints = {n: parse_checkpoint(n, t, f"{where}: checkpoints")
@@ -430,9 +431,14 @@ def parse_config(data: dict[str, Any], path: str | None = None) -> Config:
                        if c.backend in ("replay", "hf") and c.path and _local(base, c)
                        else c for n, c in checkpoints.items()}
     gate = parse_gate(_table(where, data, "gate"), f"{where}: gate")
+    watch = None
+    if "watch" in data:  # imported only when configured (it imports this module)
+        from .watch.config import parse_watch
+
+        watch = parse_watch(data["watch"], where, Path(path).resolve().parent if path else None)
     return Config(store_url=url, checkpoints=checkpoints, judges=judges,
                   defaults=Defaults(**defaults), gate=gate, path=path,
-                  classifiers=classifiers)
+                  classifiers=classifiers, watch=watch)
 
 
 def _local(base: Path, c: CheckpointConfig) -> bool:

@@ -14,13 +14,13 @@ from typing import Any
 import typer
 
 from ..errors import EvalkitError
-from . import bench, compare, contamination, curation, gate, imports, misc, plan, pool
+from . import bench, compare, contamination, curation, gate, imports, misc, plan, pool, watch
 
 app = typer.Typer(name="evalkit", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False,
                   help="Is the new checkpoint better than the last one? Pairwise LLM-judge "
                        "comparisons with paired bootstrap CIs, stored in SQLite.")
-for group in (compare.app, gate.app, plan.app, misc.app):
+for group in (compare.app, gate.app, plan.app, misc.app, watch.app):
     app.registered_commands.extend(group.registered_commands)
 app.add_typer(gate.baseline_app, name="baseline")
 app.add_typer(imports.import_app, name="import")
