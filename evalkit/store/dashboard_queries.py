@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import inspect, text
@@ -99,7 +100,14 @@ def _like_escape(value: str) -> str:
 def _rows(engine: Engine, sql: str, params: dict[str, Any] | None = None
           ) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(text(sql), params or {}).mappings()]
+        return [{k: _plain(v) for k, v in r.items()}
+                for r in conn.execute(text(sql), params or {}).mappings()]
+
+
+def _plain(value: Any) -> Any:
+    """PostgreSQL returns AVG/SUM over integers as Decimal; the pages want floats, as SQLite
+    gives (charts, CSV and JSON cannot all take Decimal)."""
+    return float(value) if isinstance(value, Decimal) else value
 
 
 def _in_list(prefix: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
