@@ -15,14 +15,16 @@ import asyncio
 import errno
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from ..redact import MASK, redact, url_token
 from .balancer import Balancer, BreakerPolicy, Replica
 from .base import Completion
 from .retry import RETRYABLE_STATUS, RetryPolicy
+
+T = TypeVar("T")
 
 CONTENT_FILTERED = "content filtered by the endpoint (finish_reason content_filter)"
 
@@ -78,33 +80,48 @@ class ChatClient:
 
     async def chat(self, messages: list[dict[str, str]], **params: Any) -> Completion:
         """Send one chat request, retrying transient failures; never raises for HTTP trouble."""
-        session = await self._open()
         body = json.dumps({"model": self.model, "messages": messages, **params}).encode()
+        done, error, attempts, shown = await self.send("/chat/completions", body, _parse_ok)
+        if done is not None:
+            return self._scrub(replace(done, endpoint=shown))
+        return self._scrub(Completion(text=None, error=error, attempts=attempts, endpoint=shown))
+
+    async def send(self, path: str, body: bytes,
+                   parse: Callable[[bytes, float, int], tuple[T, str | None]]
+                   ) -> tuple[T | None, str, int, str]:
+        """POST ``body`` to ``path`` under a replica's base URL with this client's retries,
+        balancing, breakers and timeout (chat completions, and the reward-model endpoints of
+        ``backends/reward_http.py``). ``parse(raw, latency, attempts)`` reads a 200's body:
+        ``(value, None)`` is the answer, ``(value, error)`` asks again (a malformed or empty
+        body). Returns (the answer or None, the last error, attempts made, the endpoint of the
+        last attempt); never raises for HTTP trouble."""
+        session = await self._open()
         error, shown = "no attempt made", self.replicas[0].shown
         attempts = 0
         for attempt in range(1, self.retry.max_retries + 2):
             replica = await self.balancer.acquire()
             if replica is None:  # every circuit is open: fail now, with the reason it opened
                 failed, error = self.balancer.last_error()
-                return self._scrub(Completion(text=None, error=error, attempts=attempts,
-                                              endpoint=failed.shown))
+                return None, error, attempts, failed.shown
             attempts, shown = attempt, replica.shown
+            url = replica.chat_url if path == "/chat/completions" else replica.base_url + path
             status, raw, retry_after, latency, outcome, error = await self._attempt(
-                session, replica, body, error)
+                session, replica, body, error, url)
             if status == 200:
-                done, again = _parse_ok(raw, latency, attempts)
-                if not again:
-                    return self._scrub(replace(done, endpoint=shown))
-                error = done.error or "malformed response"
+                value, again = parse(raw, latency, attempts)
+                if again is None:
+                    return value, error, attempts, shown
+                error = again
             elif status != -1:
                 error = f"HTTP {status}: {_error_message(raw)}"
                 if status not in RETRYABLE_STATUS:
                     break  # 400, 401, 403, 404, 422 …: asking again gives the same answer
             if attempt <= self.retry.max_retries:
                 await asyncio.sleep(self.retry.backoff(attempt, retry_after))
-        return self._scrub(Completion(text=None, error=error, attempts=attempts, endpoint=shown))
+        return None, error, attempts, shown
 
-    async def _attempt(self, session: Any, replica: Replica, body: bytes, error: str
+    async def _attempt(self, session: Any, replica: Replica, body: bytes, error: str,
+                       url: str | None = None
                        ) -> tuple[int, bytes, str | None, float, str, str]:
         """One POST to one replica: (status or -1, body, Retry-After, latency, the outcome
         for its breaker, the error when there was no HTTP answer)."""
@@ -113,7 +130,7 @@ class ChatClient:
         status, raw, retry_after, outcome = -1, b"", None, "cancelled"
         start = time.perf_counter()
         try:
-            async with session.post(replica.chat_url, data=body) as resp:
+            async with session.post(url or replica.chat_url, data=body) as resp:
                 raw = await resp.read()
                 status = resp.status
                 retry_after = resp.headers.get("Retry-After")
@@ -151,9 +168,9 @@ def _error_message(raw: bytes) -> str:
         return " ".join(raw[:300].decode("utf-8", "replace").split())
 
 
-def _parse_ok(raw: bytes, latency: float, attempts: int) -> tuple[Completion, bool]:
-    """A 200's completion and whether to ask again: a body that is not a chat completion
-    (bad JSON, no choices) or an empty answer is retried; ``content_filter`` is a failure that
+def _parse_ok(raw: bytes, latency: float, attempts: int) -> tuple[Completion, str | None]:
+    """A 200's completion, and why to ask again (None: it is the answer): a body that is not
+    a chat completion (bad JSON, no choices) or an empty answer is retried; ``content_filter`` is a failure that
     asking again would not change; ``length`` is an answer, kept as cut."""
     try:
         data = json.loads(raw)
@@ -164,18 +181,19 @@ def _parse_ok(raw: bytes, latency: float, attempts: int) -> tuple[Completion, bo
         logprobs = _first_token_logprobs(choice)
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         shown = " ".join(raw[:200].decode("utf-8", "replace").split())
-        return Completion(text=None, error="malformed response: " + (shown or "empty body"),
-                          latency=latency, attempts=attempts), True
+        error = "malformed response: " + (shown or "empty body")
+        return Completion(text=None, error=error, latency=latency, attempts=attempts), error
     if finish == "content_filter":
         return Completion(text=None, error=CONTENT_FILTERED, finish_reason=finish,
-                          latency=latency, attempts=attempts), False
+                          latency=latency, attempts=attempts), None
     if not text.strip() and not logprobs:
-        return Completion(text=None, error=f"empty response (finish_reason {finish})",
-                          finish_reason=finish, latency=latency, attempts=attempts), True
+        error = f"empty response (finish_reason {finish})"
+        return Completion(text=None, error=error, finish_reason=finish, latency=latency,
+                          attempts=attempts), error
     return Completion(text=text, finish_reason=finish,
                       prompt_tokens=usage.get("prompt_tokens"),
                       completion_tokens=usage.get("completion_tokens"),
-                      latency=latency, attempts=attempts, first_token_logprobs=logprobs), False
+                      latency=latency, attempts=attempts, first_token_logprobs=logprobs), None
 
 
 def _first_token_logprobs(choice: dict[str, Any]) -> dict[str, float] | None:
