@@ -386,3 +386,89 @@ class WatchedCheckpoint(SQLModel, table=True):
     discovered_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+
+
+class RewardModelSpec(SQLModel, table=True):
+    """A reward model's identity as used for some scores (backend, model, how its input is
+    built, which logit is the reward)."""
+
+    spec_hash: str = Field(primary_key=True)
+    name: str = Field(index=True)
+    spec_json: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Score(SQLModel, table=True):
+    """One reward-model score of a response to a prompt (``key`` = hash of the reward model's
+    spec, the prompt and the response), or a failed request with its error (retried)."""
+
+    key: str = Field(primary_key=True)
+    rm_spec: str = Field(index=True)
+    prompt_hash: str = Field(index=True)
+    response_hash: str
+    score: float | None = None  # the raw reward (no activation)
+    error: str | None = None
+    latency: float | None = None
+    attempts: int = 1
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ScoreRun(SQLModel, table=True):
+    """``evalkit score``: every response of a checkpoint on one pool version scored by one
+    reward model, with the reward distribution per tag (``summary_json``)."""
+
+    id: str = Field(primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    pool_id: int = Field(foreign_key="pool.id", index=True)
+    checkpoint: str = Field(index=True)
+    checkpoint_spec: str
+    reward_model: str = Field(index=True)
+    rm_spec: str
+    samples: int = 1
+    summary_json: str
+    duration_s: float | None = None
+
+
+class ScoreItem(SQLModel, table=True):
+    """Per prompt and sample of a score run: the generation and its score (by key)."""
+
+    run_id: str = Field(foreign_key="scorerun.id", primary_key=True)
+    position: int = Field(primary_key=True)
+    sample: int = Field(default=0, primary_key=True)
+    item_id: str
+    gen_key: str | None = None
+    score_key: str | None = None
+    score: float | None = None
+    status: str  # "scored" | "failed_generation" | "failed_score"
+
+
+class RMEval(SQLModel, table=True):
+    """``evalkit rm-eval``: a reward model's accuracy on human-labelled preference pairs
+    (overall and per subset, with exact binomial CIs in ``summary_json``)."""
+
+    id: str = Field(primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    reward_model: str = Field(index=True)
+    rm_spec: str
+    pairs: str  # the pair files as given
+    pairs_hash: str  # their content
+    n: int
+    accuracy: float | None = None
+    summary_json: str
+
+
+class RMJudgeReport(SQLModel, table=True):
+    """``evalkit rm-vs-judge``: a reward model against an LLM judge on one A-vs-B comparison
+    (agreement with its CI, Cohen's kappa, the strongest disagreements)."""
+
+    id: str = Field(primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    pool_id: int = Field(foreign_key="pool.id", index=True)
+    baseline: str
+    candidate: str
+    reward_model: str = Field(index=True)
+    rm_spec: str
+    judge: str
+    judge_comparison_id: str
+    rm_comparison_id: str
+    summary_json: str
