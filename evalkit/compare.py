@@ -415,9 +415,15 @@ def resolve_checkpoint(engine: Engine, config: Any, name: str,
 
 
 def resolve_judge(engine: Engine, config: Any, name: str | None) -> Any:
-    """A configured judge, or an imported one (whose verdicts are all in the store)."""
+    """A configured judge, an imported one (whose verdicts are all in the store), or a
+    reward model as a judge (``rm:NAME``, evalkit/judging/reward.py)."""
     from .backends.stored import StoredJudge
 
+    wanted = name or getattr(getattr(config, "defaults", None), "judge", None)
+    if wanted is not None and wanted.startswith("rm:"):
+        from .judging.reward import RewardJudge
+
+        return RewardJudge(engine, config.reward_model(wanted[3:]))
     if name is None and not config.judges:
         imported = queries.imported_judge_names(engine)
         if len(imported) == 1:

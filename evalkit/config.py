@@ -12,7 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
@@ -20,6 +20,9 @@ from .gate.policy import GatePolicy, parse_gate
 from .hashing import content_hash
 from .redact import mask_userinfo, url_token
 from .tomlfile import read_toml
+
+if TYPE_CHECKING:
+    from .reward.spec import RewardModelConfig
 
 CONFIG_NAME = "evalkit.toml"
 DEFAULT_STORE_URL = "sqlite:///evalkit.db"
@@ -165,7 +168,15 @@ class Config:
     gate: GatePolicy = field(default_factory=GatePolicy)
     path: str | None = None
     classifiers: dict[str, ClassifierConfig] = field(default_factory=dict)
+    reward_models: dict[str, RewardModelConfig] = field(default_factory=dict)
     watch: Any = None  # evalkit.watch.config.WatchConfig: [watch] (evalkit watch)
+
+    def reward_model(self, name: str) -> RewardModelConfig:
+        if name not in self.reward_models:
+            known = ", ".join(sorted(self.reward_models)) or "none"
+            raise ConfigError(f"{self.where}: no reward model named '{name}' (known: "
+                              f"{known}); add a [reward_models.NAME] table")
+        return self.reward_models[name]
 
     def classifier(self, name: str) -> ClassifierConfig:
         if name not in self.classifiers:
@@ -407,7 +418,7 @@ def parse_classifier(name: str, raw: dict[str, Any], where: str = "classifiers"
 def parse_config(data: dict[str, Any], path: str | None = None) -> Config:
     where = path or CONFIG_NAME
     _check_keys(where, data, {"store", "checkpoints", "judges", "defaults", "gate", "pools",
-                             "classifiers", "watch"})
+                             "classifiers", "reward_models", "watch"})
     store = _table(where, data, "store")
     _check_keys(f"{where}: store", store, {"url"})
     checkpoints = {n: parse_checkpoint(n, t, f"{where}: checkpoints")
@@ -416,6 +427,7 @@ def parse_config(data: dict[str, Any], path: str | None = None) -> Config:
               for n, t in _tables(where, data, "judges").items()}
     classifiers = {n: parse_classifier(n, t, f"{where}: classifiers")
                    for n, t in _tables(where, data, "classifiers").items()}
+    reward_models = _reward_models(where, data, path)
     defaults = _table(where, data, "defaults")
     _check_keys(f"{where}: defaults", defaults, {"judge", "pool"})
     for key, value in defaults.items():
@@ -438,7 +450,27 @@ def parse_config(data: dict[str, Any], path: str | None = None) -> Config:
         watch = parse_watch(data["watch"], where, Path(path).resolve().parent if path else None)
     return Config(store_url=url, checkpoints=checkpoints, judges=judges,
                   defaults=Defaults(**defaults), gate=gate, path=path,
-                  classifiers=classifiers, watch=watch)
+                  classifiers=classifiers, reward_models=reward_models, watch=watch)
+
+
+def _reward_models(where: str, data: dict[str, Any], path: str | None
+                   ) -> dict[str, RewardModelConfig]:
+    """``[reward_models.NAME]`` tables (evalkit/reward/spec.py); an hf model folder given
+    relative to the config file is found next to it, like a replay file."""
+    tables = _tables(where, data, "reward_models")
+    if not tables:
+        return {}
+    from .reward.spec import parse_reward_model
+
+    found = {n: parse_reward_model(n, t, f"{where}: reward_models") for n, t in tables.items()}
+    base = Path(path).resolve().parent if path else None
+    for n, rm in found.items():
+        for key in ("path", "tokenizer"):
+            value = getattr(rm, key)
+            if base is not None and value and not Path(value).is_absolute() and (
+                    base / value).exists():
+                found[n] = rm = replace(rm, **{key: str(base / value)})
+    return found
 
 
 def _local(base: Path, c: CheckpointConfig) -> bool:

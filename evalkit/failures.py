@@ -111,6 +111,12 @@ def failure_report(items: Sequence[dict[str, Any]], generations: dict[str, dict[
     return FailureReport(tuple(groups), len(items), n_failed)
 
 
+def failure_groups(role: str, source: Any, rows: dict[str, str]) -> list[FailureGroup]:
+    """The groups of one request source's failed rows (``rows``: key -> stored error), for
+    pipelines other than compare (``evalkit score``: role "checkpoint" or "reward_model")."""
+    return list(_group(role, source, rows))
+
+
 def _group(role: str, source: Any, rows: dict[str, str]) -> Iterable[FailureGroup]:
     config = source.config
     endpoint_cfg = getattr(config, "endpoint", None)

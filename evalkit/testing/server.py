@@ -4,7 +4,9 @@ It speaks enough of the OpenAI API for evalkit and most clients: ``POST /v1/chat
 and ``GET /v1/models``, plus ``GET /_evalkit/stats`` (request counters) and
 ``POST /_evalkit/reset``. A scenario with a ``"bench"`` table adds benchmark models with a
 known accuracy per task, ``POST /v1/completions`` (echo and logprobs, for lm-eval's
-log-likelihoods) and vLLM's tokenizer endpoints (``evalkit.testing.completions``). Models are
+log-likelihoods) and vLLM's tokenizer endpoints (``evalkit.testing.completions``); one with a
+``"rewards"`` table adds scripted reward models behind vLLM's ``/classify`` and ``/pooling``
+and TEI's ``/predict`` (``evalkit.testing.rewards``). Models are
 scripted (``evalkit.testing.scripts``); a scenario is a dict (or a JSON file)::
 
     {"latency": 0.05,
@@ -51,7 +53,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from typing import Any
 
-from . import completions
+from . import completions, rewards
 from .scripts import ChatScript, Failures, FaultMix, JudgeScript, build_script, uniform
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
@@ -243,6 +245,10 @@ class ScriptedServer:
                                "invalid_api_key"), {}
         if "bench" in self.scenario:  # benchmark models, completions, tokenizer: completions.py
             reply = await completions.route(self, method, path, body)
+            if reply is not None:
+                return reply
+        if "rewards" in self.scenario:  # reward models: /classify, /pooling, /predict
+            reply = await rewards.route(self, method, path, body)
             if reply is not None:
                 return reply
         if path.endswith("/chat/completions") and method == "POST":
