@@ -27,6 +27,7 @@ PAGES = (
     ("views/provenance.py", "Provenance", "provenance", ":material/fingerprint:"),
     ("views/contamination.py", "Contamination", "contamination", ":material/biotech:"),
     ("views/pools.py", "Pools", "pools", ":material/inventory_2:"),
+    ("views/rewards.py", "Rewards", "rewards", ":material/military_tech:"),
 )
 
 st.set_page_config(page_title="evalkit", layout="wide")
