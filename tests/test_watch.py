@@ -477,8 +477,8 @@ def test_the_plan_runs_benchmarks_and_clean_only_comparisons_before_the_gate(
     assert {r["name"] for r in report["rules"]} >= {"overall", "bench:offline/ek_arith"}
 
 
-def test_one_watcher_at_a_time_evaluates_a_checkpoint(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'evalkit.db'}")
+def test_one_watcher_at_a_time_evaluates_a_checkpoint(store_url: str) -> None:
+    engine = make_engine(store_url)
     mine, theirs = WatchState(engine), WatchState(engine)  # two watchers on one store
     assert mine.add([{"name": "r1", "source": "s", "external_id": "r1", "path": None,
                       "parent": None, "step": None, "status": "pending"}]) == ["r1"]
@@ -488,5 +488,33 @@ def test_one_watcher_at_a_time_evaluates_a_checkpoint(tmp_path: Path) -> None:
     assert mine.claim(row)
     assert not theirs.claim(theirs.get("r1"))  # held by a live watcher
     assert not theirs.claim(row)  # the owner it read is stale: compare-and-set fails
-    mine.release("r1", status="done")
-    assert theirs.get("r1").owner is None and theirs.get("r1").status == "done"
+    mine.set_step("r1", "gate", {"status": "done", "result": {}, "error": None})
+    mine.release("r1", status="failed")
+    assert theirs.get("r1").owner is None and theirs.get("r1").status == "failed"
+    assert theirs.reset_failed() == ["r1"]
+    again = theirs.get("r1")
+    assert (again.status, list(again.steps)) == ("pending", ["gate"])
+    assert theirs.claim(again) and theirs.get("r1").owner == theirs.owner
+
+
+def test_a_reward_model_judge_in_the_plan(serve, tmp_path: Path) -> None:
+    from rm_helpers import rm_table, with_rewards
+
+    srv = serve(with_rewards(scenario({"r1": {"kind": "chat"}, "r2": {"kind": "chat"}}),
+                             {"rm": {"rule": "hash", "seed": 2}}))
+    cfg = setup(tmp_path, srv.base_url)
+    text = cfg.read_text().replace('[watch.plan]\n', '[watch.plan]\njudges = ["sim", "rm:rm"]\n')
+    cfg.write_text(text + "\n" + rm_table("rm", backend="vllm", base_url=srv.base_url,
+                                          model="rm"))
+    out = watcher(cfg).run_once()
+    assert [(o.name, o.status) for o in out.evaluated] == [("r1", "done"), ("r2", "done")]
+    steps = out.evaluated[1].steps
+    assert steps["compare/small/rm:rm/previous"]["result"]["judge"] == "rm:rm"
+    assert steps["compare/small/rm:rm/promoted"]["status"] == "done"  # the gate judges with sim
+    assert steps["compare/small/sim/promoted"]["result"]["reason"] == (
+        "the gate makes this comparison")
+    engine = make_engine(load_config(cfg).store_url)
+    judged = {(c["baseline"], c["candidate"], c["judge"])
+              for c in queries.list_comparisons(engine, "small")}
+    assert judged == {("base", "r1", "rm:rm"), ("base", "r1", "sim"), ("r1", "r2", "sim"),
+                      ("r1", "r2", "rm:rm"), ("base", "r2", "rm:rm"), ("base", "r2", "sim")}

@@ -63,6 +63,7 @@ class Evaluator:
         """Run (or finish) ``row``'s plan; this watcher holds its claim until it returns."""
         beat = _Heartbeat(self.state, row.name)
         status, planned = RUNNING, row.planned
+        steps = dict(row.steps)  # what is done so far, this attempt's steps added as they end
         try:
             if planned is None:
                 planned = self._plan(row)
@@ -71,7 +72,6 @@ class Evaluator:
                     self.say(f"watch: {row.name}: {note}")
             ctx = plan.Context(self._config_for(row, planned), self.watch, self.engine,
                                row.name, planned)
-            steps = dict(row.steps)
             errors: list[str] = []
             retry = None
             for step in plan.build(ctx):
@@ -89,12 +89,11 @@ class Evaluator:
             status = outcome.status
             return outcome
         except (ConfigError, InputError) as exc:  # e.g. a template that no longer parses
-            outcome = self._finish(row, planned, dict(row.steps), [str(exc)], None)
+            outcome = self._finish(row, planned, steps, [str(exc)], None)
             status = outcome.status
             return outcome
         except Exception as exc:  # a bug, or a store that went away: reported, retried
-            outcome = self._finish(row, planned, dict(row.steps), [],
-                                   f"{type(exc).__name__}: {exc}")
+            outcome = self._finish(row, planned, steps, [], f"{type(exc).__name__}: {exc}")
             status = outcome.status
             return outcome
         finally:

@@ -164,7 +164,11 @@ class Watcher:
         stop = stop or threading.Event()
         passes = 0
         while not stop.is_set():
-            self.run_once()
+            try:
+                self.run_once()
+            except Exception as exc:  # e.g. the store unreachable for a while: next poll
+                self.say(f"watch: this pass stopped: {type(exc).__name__}: {exc}; trying "
+                         f"again in {self.watch.poll_interval:g}s")
             passes += 1
             if max_passes is not None and passes >= max_passes:
                 return

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from ..store.leases import new_owner, owner_gone
 from ..store.models import WatchedCheckpoint, utcnow
@@ -93,6 +95,20 @@ class WatchState:
         self.engine, self.ttl = engine, ttl
         self.owner = str(new_owner())
 
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A transaction that reads, then writes: ``BEGIN IMMEDIATE`` on SQLite (a deferred
+        one would fail at once, not wait, when another process writes meanwhile)."""
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
     # ---- reading --------------------------------------------------------------------------
     def rows(self) -> dict[str, Watched]:
         with self.engine.connect() as conn:
@@ -110,7 +126,7 @@ class WatchState:
         ``parent``, ``step``, ``status``) in this order; a name already there is left alone
         (another watcher found it first). Returns the names added."""
         added = []
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             seq = conn.execute(select(func.max(T.c.seq))).scalar() or 0
             for row in new:
                 if conn.execute(select(T.c.name).where(T.c.name == row["name"])).first():
@@ -162,18 +178,15 @@ class WatchState:
         cond = T.c.status == FAILED
         if names:
             cond = and_(cond, T.c.name.in_(names))
-        with self.engine.begin() as conn:
-            found = [r.name for r in conn.execute(select(T.c.name).where(cond))]
-            failed_steps = {}
-            for r in conn.execute(select(T.c.name, T.c.steps_json).where(cond)):
-                steps = json.loads(r.steps_json)
-                failed_steps[r.name] = {k: v for k, v in steps.items()
-                                        if v.get("status") in ("done", "skipped")}
-            for name in found:
+        with self._write() as conn:
+            found = conn.execute(select(T.c.name, T.c.steps_json).where(cond)).all()
+            for name, raw in found:
+                kept = {k: v for k, v in json.loads(raw).items()
+                        if v.get("status") in ("done", "skipped")}
                 conn.execute(update(T).where(T.c.name == name).values(
                     status=PENDING, attempts=0, next_attempt_at=None,
-                    steps_json=json.dumps(failed_steps[name]), updated_at=utcnow()))
-        return found
+                    steps_json=json.dumps(kept), updated_at=utcnow()))
+        return [name for name, _ in found]
 
     def _set(self, name: str, **values: Any) -> None:
         mine = or_(T.c.owner == self.owner, T.c.owner.is_(None))
