@@ -81,7 +81,7 @@ class Scorer:
 
     async def preload(self, keys: list[str]) -> None:
         """Read the stored scores among ``keys`` in one go (instead of one claim each)."""
-        self._register()
+        await asyncio.to_thread(self._register)
         self.cache.update(await asyncio.to_thread(reward_queries.stored_scores, self.engine,
                                                   [k for k in keys if k not in self.cache]))
 
