@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from .models import Generation, Judgment, Score
+from .models import Generation, Grade, Judgment, Score
 
 CHUNK = 300  # keys per statement (3 parameters each: under SQLite's oldest 999 limit)
 _RETRY_STATES = {"40P01", "40001"}  # PostgreSQL: deadlock detected, serialization failure
@@ -42,6 +42,7 @@ RESULTS: dict[str, tuple[Any, str]] = {
     "generation": (Generation, "error IS NULL"),
     "judgment": (Judgment, "verdict IS NOT NULL"),
     "score": (Score, "error IS NULL"),  # a reward-model score (evalkit/reward/scorer.py)
+    "grade": (Grade, "error IS NULL"),  # a single-answer grade (evalkit/grading/runs.py)
 }
 
 

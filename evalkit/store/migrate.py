@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import StoreError
 
-HEAD = "0007"  # the newest revision in migrations/versions (a test checks they agree)
+HEAD = "0008"  # the newest revision in migrations/versions (a test checks they agree)
 BASELINE = "0001"  # the schema of evalkit 0.1.0
 LEGACY_TABLES = frozenset({"pool", "prompt", "poolitem", "generation", "judgment",
                            "comparison", "comparisonitem"})

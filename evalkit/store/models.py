@@ -472,3 +472,65 @@ class RMJudgeReport(SQLModel, table=True):
     judge_comparison_id: str
     rm_comparison_id: str
     summary_json: str
+
+
+class GraderSpec(SQLModel, table=True):
+    """A single-answer grader's identity as used for some grades (model, sampling, rubric
+    template text)."""
+
+    spec_hash: str = Field(primary_key=True)
+    name: str = Field(index=True)
+    spec_json: str
+    template_text: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Grade(SQLModel, table=True):
+    """One absolute score of a response by a grader (``key`` = hash of the grader's spec, the
+    prompt, its reference and the response). ``valid`` is False for an answer whose score could
+    not be read (kept, never coerced); a failed request keeps ``error`` (retried)."""
+
+    key: str = Field(primary_key=True)
+    grader_spec: str = Field(index=True)
+    prompt_hash: str = Field(index=True)
+    gen_key: str | None = None
+    score: float | None = None
+    valid: bool = False
+    raw_output: str | None = None
+    error: str | None = None
+    reasked: bool = False
+    latency: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class GradeRun(SQLModel, table=True):
+    """``evalkit grade``: every response of a checkpoint on one pool version graded by one
+    grader, with the mean score per tag (``summary_json``)."""
+
+    id: str = Field(primary_key=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    pool_id: int = Field(foreign_key="pool.id", index=True)
+    checkpoint: str = Field(index=True)
+    checkpoint_spec: str
+    grader: str = Field(index=True)
+    grader_spec: str
+    samples: int = 1
+    turns: str = "pool"
+    summary_json: str
+    duration_s: float | None = None
+
+
+class GradeItem(SQLModel, table=True):
+    """Per prompt and sample of a grade run: the generation, its grade (by key) and score."""
+
+    run_id: str = Field(foreign_key="graderun.id", primary_key=True)
+    position: int = Field(primary_key=True)
+    sample: int = Field(default=0, primary_key=True)
+    item_id: str
+    prompt_hash: str
+    gen_key: str | None = None
+    grade_key: str | None = None
+    score: float | None = None
+    status: str  # "graded" | "invalid" | "failed_generation" | "failed_grade"
