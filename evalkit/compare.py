@@ -52,13 +52,18 @@ class CompareOptions:
     # item ids left out (e.g. contaminated prompts: --exclude-contaminated), and why
     exclude_items: frozenset[str] = frozenset()
     exclude_reason: str = ""
+    # multi-turn prompts: "pool" (earlier assistant turns from the pool) or "self" (each
+    # checkpoint answers every user turn after its own earlier answers; turns.py); None: the
+    # pool's default ([pools.NAME] turns), else "pool"
+    turns: str | None = None
 
     def __post_init__(self) -> None:  # library callers get the CLI's checks too
         checks = [("samples", self.samples >= 1, "at least 1"),
                   ("limit", self.limit is None or self.limit >= 1, "at least 1"),
                   ("n_boot", self.n_boot >= 100, "at least 100"),
                   ("seed", self.seed >= 0, "at least 0"),
-                  ("ci_level", 0 < self.ci_level < 1, "between 0 and 1")]
+                  ("ci_level", 0 < self.ci_level < 1, "between 0 and 1"),
+                  ("turns", self.turns in (None, "pool", "self"), "'pool' or 'self'")]
         for name, ok, expected in checks:
             if not ok:
                 raise ConfigError(f"compare option {name}: must be {expected}, got "
@@ -102,6 +107,12 @@ class Comparer:
         self.gen_a = Generator(self.baseline, self.writer, cache, self._claims(self.baseline))
         self.gen_b = Generator(self.candidate, self.writer, cache,
                                self._claims(self.candidate))
+        from .judging.panel import PanelJudge
+        from .turns import prepare_turns
+
+        self.turns = await prepare_turns(self)  # turn by turn where a prompt needs it
+        if isinstance(self.judge, PanelJudge):  # the members' stored verdicts
+            await self.judge.prepare([p.prompt_hash for p in self.prompts])
         self._register_specs()
         self.phases["loaded"] = time.perf_counter() - started
         bar = _progress(len(jobs), self.options.progress)
@@ -128,6 +139,11 @@ class Comparer:
             await self.judge.aclose()
         self.phases["flushed"] = time.perf_counter() - started
         summary = self._summarize(items, time.perf_counter() - started)
+        if self.turns is not None:
+            summary["turns"] = self.turns
+        if isinstance(self.judge, PanelJudge):  # each member's result and their agreement
+            summary["panel"] = await asyncio.to_thread(self.judge.summary, items,
+                                                       self.options.ci_level)
         self.phases["stats"] = time.perf_counter() - started
         self.items = items
         report = failure_report(items, self.gen_a.cache, self.judgments, self.baseline,
@@ -388,10 +404,12 @@ def compare_checkpoints(config: Any, baseline: str, candidate: str, *, pool: str
     base = resolve_checkpoint(engine, config, baseline, hashes)
     cand = resolve_checkpoint(engine, config, candidate, hashes)
     judge_obj = resolve_judge(engine, config, judge)
-    if options.samples == 1 and max(base.config.samples, cand.config.samples) > 1:
-        from dataclasses import replace
+    from dataclasses import replace
 
+    if options.samples == 1 and max(base.config.samples, cand.config.samples) > 1:
         options = replace(options, samples=max(base.config.samples, cand.config.samples))
+    if options.turns is None and pool in getattr(config, "pool_turns", {}):
+        options = replace(options, turns=config.pool_turns[pool])  # [pools.NAME] turns
     comparer = Comparer(engine, pool_row, prompts, base, cand, judge_obj, options)
     if options.preflight:
         from . import preflight
@@ -432,7 +450,12 @@ def resolve_judge(engine: Engine, config: Any, name: str | None) -> Any:
             spec.get("backend") == "imported"
             for spec in queries.spec_backend(engine, "judge", name)):
         return StoredJudge(name)
-    return PairwiseJudge(config.judge(name))
+    cfg = config.judge(name)
+    if cfg.backend == "panel":  # [judges.NAME] panel = [...] (judging/panel.py)
+        from .judging.panel import PanelJudge
+
+        return PanelJudge(engine, cfg, [resolve_judge(engine, config, m) for m in cfg.panel])
+    return PairwiseJudge(cfg)
 
 
 def run_until_interrupted(coro: Any) -> Any:

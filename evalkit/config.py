@@ -22,6 +22,7 @@ from .redact import mask_userinfo, url_token
 from .tomlfile import read_toml
 
 if TYPE_CHECKING:
+    from .grading.spec import GraderConfig
     from .reward.spec import RewardModelConfig
 
 CONFIG_NAME = "evalkit.toml"
@@ -124,6 +125,9 @@ class JudgeConfig:
     both_orders: bool = True
     reask_invalid: bool = True
     verdict: str = "text"  # "text": parse [[A]]/[[B]]; "logprobs": soft, from token logprobs
+    # a judge panel (backend "panel"): member judge names and how their verdicts combine
+    panel: tuple[str, ...] = ()
+    rule: str = "majority"  # "majority" | "mean" | "unanimous" (evalkit/judging/panel.py)
 
     def identity(self, template_hash: str) -> dict[str, Any]:
         ident = {"backend": self.backend, "name": self.name, "model": self.endpoint.model,
@@ -170,6 +174,15 @@ class Config:
     classifiers: dict[str, ClassifierConfig] = field(default_factory=dict)
     reward_models: dict[str, RewardModelConfig] = field(default_factory=dict)
     watch: Any = None  # evalkit.watch.config.WatchConfig: [watch] (evalkit watch)
+    graders: dict[str, GraderConfig] = field(default_factory=dict)  # [graders.NAME]
+    pool_turns: dict[str, str] = field(default_factory=dict)  # [pools.NAME] turns = "self"
+
+    def grader(self, name: str) -> GraderConfig:
+        if name not in self.graders:
+            known = ", ".join(sorted(self.graders)) or "none"
+            raise ConfigError(f"{self.where}: no grader named '{name}' (known: {known}); "
+                              "add a [graders.NAME] table")
+        return self.graders[name]
 
     def reward_model(self, name: str) -> RewardModelConfig:
         if name not in self.reward_models:
@@ -380,6 +393,10 @@ def _bench_keys(where: str, raw: dict[str, Any]) -> dict[str, Any]:
 
 def parse_judge(name: str, raw: dict[str, Any], where: str = "judges") -> JudgeConfig:
     where = f"{where}.{name}"
+    if "panel" in raw:  # a panel of judges (evalkit/judging/panel.py)
+        from .judging.panel import parse_panel
+
+        return parse_panel(name, raw, where)
     backend = raw.get("backend", "openai")
     if backend != "openai":
         raise ConfigError(f"{where}.backend: unknown judge backend '{backend}' (openai)")
@@ -418,7 +435,7 @@ def parse_classifier(name: str, raw: dict[str, Any], where: str = "classifiers"
 def parse_config(data: dict[str, Any], path: str | None = None) -> Config:
     where = path or CONFIG_NAME
     _check_keys(where, data, {"store", "checkpoints", "judges", "defaults", "gate", "pools",
-                             "classifiers", "reward_models", "watch"})
+                             "classifiers", "reward_models", "watch", "graders"})
     store = _table(where, data, "store")
     _check_keys(f"{where}: store", store, {"url"})
     checkpoints = {n: parse_checkpoint(n, t, f"{where}: checkpoints")
@@ -428,6 +445,7 @@ def parse_config(data: dict[str, Any], path: str | None = None) -> Config:
     classifiers = {n: parse_classifier(n, t, f"{where}: classifiers")
                    for n, t in _tables(where, data, "classifiers").items()}
     reward_models = _reward_models(where, data, path)
+    graders, pool_turns = _judging_modes(where, data, judges)
     defaults = _table(where, data, "defaults")
     _check_keys(f"{where}: defaults", defaults, {"judge", "pool"})
     for key, value in defaults.items():
@@ -450,7 +468,33 @@ def parse_config(data: dict[str, Any], path: str | None = None) -> Config:
         watch = parse_watch(data["watch"], where, Path(path).resolve().parent if path else None)
     return Config(store_url=url, checkpoints=checkpoints, judges=judges,
                   defaults=Defaults(**defaults), gate=gate, path=path,
-                  classifiers=classifiers, reward_models=reward_models, watch=watch)
+                  classifiers=classifiers, reward_models=reward_models, watch=watch,
+                  graders=graders, pool_turns=pool_turns)
+
+
+def _judging_modes(where: str, data: dict[str, Any], judges: dict[str, JudgeConfig]
+                   ) -> tuple[dict[str, GraderConfig], dict[str, str]]:
+    """``[graders.NAME]`` (evalkit/grading/spec.py), ``[pools.NAME] turns`` and the panel
+    members' checks (docs/judging-modes.md)."""
+    from .judging.panel import check_members
+
+    check_members(where, judges)
+    graders: dict[str, GraderConfig] = {}
+    tables = _tables(where, data, "graders")
+    if tables:
+        from .grading.spec import parse_grader
+
+        graders = {n: parse_grader(n, t, f"{where}: graders") for n, t in tables.items()}
+    turns: dict[str, str] = {}
+    for name, table in _tables(where, data, "pools").items():
+        _check_keys(f"{where}: pools.{name}", table, {"turns"})
+        value = table.get("turns", "pool")
+        if value not in ("pool", "self"):
+            raise ConfigError(f"{where}: pools.{name}.turns: '{value}' is not 'pool' (earlier "
+                              "assistant turns from the pool) or 'self' (each checkpoint "
+                              "answers every user turn itself)")
+        turns[name] = value
+    return graders, turns
 
 
 def _reward_models(where: str, data: dict[str, Any], path: str | None

@@ -47,11 +47,14 @@ def choose_judge(engine: Engine, pool: str, judge: str | None) -> str:
 def build_leaderboard(engine: Engine, pool: str, judge: str | None = None, *,
                       rounds: int = 200, seed: int = 0, level: float = 0.95,
                       anchor: str | None = None, ci: Literal["prompts", "battles"] = "prompts",
-                      tag: tuple[str, str] | None = None) -> dict[str, Any]:
+                      tag: tuple[str, str] | None = None,
+                      style_control: bool = False) -> dict[str, Any]:
     """The leaderboard as a JSON-ready dict (the ``evalkit leaderboard --json`` contract).
 
     ``tag=(name, value)`` rates on the prompts with that tag value only (the dashboard's tag
-    filter). Raises ConfigError when there is nothing to rate."""
+    filter). ``style_control`` adds the ratings fitted jointly with style covariates beside
+    the plain ones, and the style coefficients (``leaderboard_style``). Raises ConfigError
+    when there is nothing to rate."""
     from .stats.bradley_terry import BattleCounts, PromptCounts, bootstrap_bt, bootstrap_bt_prompts
 
     if ci not in ("prompts", "battles"):
@@ -90,11 +93,17 @@ def build_leaderboard(engine: Engine, pool: str, judge: str | None = None, *,
             (p["baseline"], p["candidate"], p["baseline_wins"], p["ties"], p["candidate_wins"])
             for p in pairs), rounds=rounds, seed=seed, level=level, anchor=anchor)
     lengths = queries.average_lengths(engine, list(sides))
-    return {"pool": pool, "judge": judge, **_board(result, pairs, lengths),
-            "method": f"{result.method}; {RANK_NOTE}",
-            "scale": "400 points = 10:1 odds; "
-                     + (f"anchor {anchor} = 1000" if anchor else "mean rating 1000")
-                     + (" (each component separately)" if result.fit.n_components > 1 else "")}
+    board = {"pool": pool, "judge": judge, **_board(result, pairs, lengths),
+             "method": f"{result.method}; {RANK_NOTE}",
+             "scale": "400 points = 10:1 odds; "
+                      + (f"anchor {anchor} = 1000" if anchor else "mean rating 1000")
+                      + (" (each component separately)" if result.fit.n_components > 1 else "")}
+    if style_control:
+        from .leaderboard_style import merge, style_board
+
+        merge(board, style_board(engine, sides, rounds=rounds, seed=seed, level=level,
+                                 anchor=anchor, tag=tag))
+    return board
 
 
 def _board(result: Any, pairs: list[dict[str, Any]],

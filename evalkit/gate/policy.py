@@ -25,6 +25,15 @@ class BenchGate:
 
 
 @dataclass(frozen=True)
+class GradeGate:
+    """``[gate.grade.GRADER]``: the candidate's mean score by that grader may not credibly
+    drop by more than ``tolerance`` score points below the baseline's (paired by prompt; see
+    gate/grade_rules.py)."""
+
+    tolerance: float = 0.0
+
+
+@dataclass(frozen=True)
 class GatePolicy:
     """When does a candidate count as a regression against the baseline?
 
@@ -60,6 +69,7 @@ class GatePolicy:
     spending: float = 1.0
     tags: dict[str, dict[str, float]] = field(default_factory=dict)  # tag -> value -> margin
     bench: dict[str, BenchGate] = field(default_factory=dict)  # suite -> benchmark rules
+    grade: dict[str, GradeGate] = field(default_factory=dict)  # grader -> score rule
 
     @property
     def alpha(self) -> float:
@@ -83,7 +93,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "max_invalid_rate": (int, float), "max_failed_rate": (int, float), "tag_min_valid": int,
     "max_judgments": int, "tags": dict, "require": str, "power": (int, float),
     "max_mde": (int, float), "sequential": bool, "looks": int, "spending": (int, float),
-    "bench": dict,
+    "bench": dict, "grade": dict,
 }
 
 
@@ -110,10 +120,12 @@ def parse_gate(raw: dict[str, Any], where: str = "evalkit.toml: gate") -> GatePo
         tags[tag] = {str(v): float(m) for v, m in table.items()}
     bench = {str(suite): _bench(f"{where}.bench.{suite}", table)
              for suite, table in values.pop("bench", {}).items()}
+    grade = {str(name): _grade(f"{where}.grade.{name}", table)
+             for name, table in values.pop("grade", {}).items()}
     floats = ("confidence", "margin", "max_invalid_rate", "max_failed_rate", "power", "max_mde",
               "spending")
     kwargs: dict[str, Any] = {k: float(v) if k in floats else v for k, v in values.items()}
-    policy = GatePolicy(**kwargs, tags=tags, bench=bench)
+    policy = GatePolicy(**kwargs, tags=tags, bench=bench, grade=grade)
     if not 0.5 < policy.confidence < 1:
         raise ConfigError(f"{where}.confidence: must be between 0.5 and 1")
     if policy.correction not in CORRECTIONS:
@@ -142,10 +154,10 @@ def parse_gate(raw: dict[str, Any], where: str = "evalkit.toml: gate") -> GatePo
 
 def check_sequential(policy: GatePolicy, where: str = "gate") -> None:
     """The sequential gate decides on the overall win rate alone, by blocking or passing."""
-    if policy.tags or policy.bench:
+    if policy.tags or policy.bench or policy.grade:
         raise ConfigError(f"{where}.sequential: the sequential gate monitors the overall win "
-                          "rate only; remove the [gate.tags] and [gate.bench] rules or run the "
-                          "fixed gate")
+                          "rate only; remove the [gate.tags], [gate.bench] and [gate.grade] "
+                          "rules or run the fixed gate")
     if policy.require != "no-credible-regression":
         raise ConfigError(f"{where}.sequential: require = '{policy.require}' has no "
                           "sequential design; use the fixed gate")
@@ -168,6 +180,19 @@ def _bench(where: str, table: Any) -> BenchGate:
     tolerance = table.get("tolerance")
     return BenchGate(tolerance=None if tolerance is None else float(tolerance),
                      tasks={str(k): float(v) for k, v in tasks.items()})
+
+
+def _grade(where: str, table: Any) -> GradeGate:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table (tolerance = …)")
+    unknown = sorted(set(table) - {"tolerance"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key '{unknown[0]}' (allowed: tolerance)")
+    value = table.get("tolerance", 0.0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"{where}.tolerance: expected a number >= 0 (the largest drop of the "
+                          "mean score, in score points, that passes)")
+    return GradeGate(tolerance=float(value))
 
 
 def _check_margin(where: str, margin: float) -> None:

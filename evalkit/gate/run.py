@@ -119,6 +119,11 @@ def _run_fixed(run: GateRun) -> tuple[GateResult, dict[str, Any], list[Any]]:
         from .bench_rules import collect
 
         bench = collect(engine, run.config, policy, run.candidate, run.baseline)
+    if policy.grade:  # [gate.grade.GRADER]: paired score differences, in the same correction
+        from .grade_rules import collect as collect_grades
+
+        bench += collect_grades(engine, run.config, policy, run.candidate, run.baseline,
+                                run.pool, exclude=run.exclude_items, seed=run.seed)
     result = evaluate(policy, scores, [p.tags for p in prompts], counts, seed=run.seed,
                       bench=bench)
     return result, summary, prompts

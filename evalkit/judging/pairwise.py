@@ -46,7 +46,13 @@ class PairwiseJudge:
         return judgment_key(self.spec_hash, prompt, first, second)
 
     async def judge(self, prompt: PoolPrompt, first: str, second: str) -> JudgeCall:
-        messages = self.template.render(prompt.messages, first, second, prompt.reference)
+        if self.template.multiturn:  # two whole conversations (evalkit/turns.py)
+            from ..turns import conversation
+
+            messages = self.template.render_pair(conversation(prompt, first),
+                                                 conversation(prompt, second), prompt.reference)
+        else:
+            messages = self.template.render(prompt.messages, first, second, prompt.reference)
         params = self.config.sampling.request_params()
         if self.config.verdict == "logprobs":
             return self._noted(await self._soft(messages, params), prompt, first, second)

@@ -12,7 +12,11 @@ A template file holds::
     final_turn = "..."             # optional; layout of the turn being answered
 
 Placeholders in ``user``: ``{conversation}``, ``{answer_a}``, ``{answer_b}`` (all three
-required) and ``{reference_block}``. Rendering replaces exactly these names, literally and in
+required) and ``{reference_block}``. A **multi-turn** template shows two whole conversations
+instead (each checkpoint answered every user turn after its own earlier answers; evalkit/
+turns.py): ``{conversation_a}`` and ``{conversation_b}`` (both required, and then none of the
+three above), each laid out with ``conversation_turn`` and, for its final answer,
+``final_turn``. Rendering replaces exactly these names, literally and in
 one pass over the template text, so braces anywhere else (and placeholder-looking text inside
 prompts, answers or references) are left verbatim. ``str.format`` is never used.
 """
@@ -37,13 +41,16 @@ FORMATS: tuple[str, ...] = ("graded", "pairwise")
 
 DEFAULT_CONVERSATION_TURN = "### {role}:\n{content}"
 DEFAULT_FINAL_TURN = "### {role} (last message, the one both replies answer):\n{content}"
+DEFAULT_FINAL_ANSWER = "### {role} (final answer):\n{content}"  # multi-turn templates
 
 _REQUIRED_KEYS: tuple[str, ...] = ("name", "format", "user")
 _OPTIONAL_KEYS: tuple[str, ...] = (
     "description", "system", "reference_block", "conversation_turn", "final_turn",
 )
-_USER_PLACEHOLDERS: tuple[str, ...] = ("conversation", "answer_a", "answer_b", "reference_block")
+_USER_PLACEHOLDERS: tuple[str, ...] = ("conversation", "answer_a", "answer_b", "reference_block",
+                                       "conversation_a", "conversation_b")
 _REQUIRED_USER_PLACEHOLDERS: tuple[str, ...] = ("conversation", "answer_a", "answer_b")
+_MULTITURN_PLACEHOLDERS: tuple[str, ...] = ("conversation_a", "conversation_b")
 
 _USER_RE = re.compile(r"\{(" + "|".join(_USER_PLACEHOLDERS) + r")\}")
 _REFERENCE_RE = re.compile(r"\{(reference)\}")
@@ -83,9 +90,20 @@ class JudgeTemplate:
 
         if self.format not in FORMATS:
             raise fail(f"unknown format {self.format!r} (expected one of: {', '.join(FORMATS)})")
-        for placeholder in _REQUIRED_USER_PLACEHOLDERS:
+        required, banned = _REQUIRED_USER_PLACEHOLDERS, _MULTITURN_PLACEHOLDERS
+        if self.multiturn:
+            required, banned = banned, required
+            if self.final_turn == DEFAULT_FINAL_TURN:  # the last message is an answer here
+                object.__setattr__(self, "final_turn", DEFAULT_FINAL_ANSWER)
+        for placeholder in required:
             if "{" + placeholder + "}" not in self.user:
                 raise fail(f"'user' lacks the placeholder {{{placeholder}}}")
+        for placeholder in banned:
+            if "{" + placeholder + "}" in self.user:
+                raise fail(f"'user' mixes {{{placeholder}}} with "
+                           f"{{{required[0]}}}: a template shows one conversation with two "
+                           "answers, or two whole conversations ({conversation_a}, "
+                           "{conversation_b})")
         if self.reference_block and "{reference}" not in self.reference_block:
             raise fail("'reference_block' lacks the placeholder {reference}")
         if self.reference_block and "{reference_block}" not in self.user:
@@ -97,6 +115,11 @@ class JudgeTemplate:
         misplaced = _USER_RE.search(self.system)
         if misplaced:
             raise fail(f"'system' contains {misplaced.group(0)}, which is only filled in 'user'")
+
+    @property
+    def multiturn(self) -> bool:
+        """True for a template that shows two whole conversations."""
+        return "{conversation_a}" in self.user or "{conversation_b}" in self.user
 
     @property
     def text_hash(self) -> str:
@@ -129,6 +152,29 @@ class JudgeTemplate:
             layout = self.final_turn if i == last else self.conversation_turn
             parts.append(_substitute(_TURN_RE, layout, {"role": label, "content": content}))
         return "\n\n".join(parts)
+
+    def render_pair(self, conversation_a: Sequence[Mapping[str, Any]],
+                    conversation_b: Sequence[Mapping[str, Any]],
+                    reference: str | None) -> list[dict[str, str]]:
+        """Chat messages for a multi-turn template: two whole conversations, each ending with
+        its assistant's final answer (laid out with ``final_turn``)."""
+        return self._messages({
+            "conversation_a": self.render_conversation(conversation_a),
+            "conversation_b": self.render_conversation(conversation_b),
+            "reference_block": self._reference(reference)})
+
+    def _reference(self, reference: str | None) -> str:
+        if reference is not None and reference.strip() and self.reference_block:
+            return _substitute(_REFERENCE_RE, self.reference_block, {"reference": reference})
+        return ""
+
+    def _messages(self, values: dict[str, str]) -> list[dict[str, str]]:
+        values = {name: values.get(name, "") for name in _USER_PLACEHOLDERS}
+        out: list[dict[str, str]] = []
+        if self.system:
+            out.append({"role": "system", "content": self.system})
+        out.append({"role": "user", "content": _substitute(_USER_RE, self.user, values)})
+        return out
 
     def render(
         self,
@@ -168,8 +214,13 @@ def _content_text(message: Mapping[str, Any], index: int) -> str:
 
 
 def available_templates() -> list[str]:
-    """Names of the shipped judge templates (file stems under ``judges/``), sorted."""
-    return sorted(p.stem for p in _judges_dir().glob("*.toml") if p.is_file())
+    """Names of the shipped judge templates (file stems under ``judges/``), sorted; rubric
+    templates for single-answer grading (``format = "score"``, judging/grading.py) are not
+    judge templates."""
+    from .grading import is_grader_file
+
+    return sorted(p.stem for p in _judges_dir().glob("*.toml")
+                  if p.is_file() and not is_grader_file(p))
 
 
 def load_template(name_or_path: str) -> JudgeTemplate:

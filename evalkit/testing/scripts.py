@@ -189,7 +189,7 @@ class JudgeScript:
         found = MARKER_RE.findall(text)
         if len(found) < 2:
             return "I could not find two answers to compare."
-        (model_a, hash_a), (model_b, hash_b) = found[0], found[1]
+        (model_a, hash_a), (model_b, hash_b) = _two_answers(found)
         pkey = hash_a if hash_a == hash_b else "|".join(sorted((hash_a, hash_b)))
         order_key = f"{self.seed}|{model_a}|{model_b}|{pkey}"
         if not (reask and self.reask_fixes) and uniform(order_key, "invalid") < self.invalid_rate:
@@ -210,7 +210,7 @@ class JudgeScript:
         found = MARKER_RE.findall(text)
         if len(found) < 2:
             return None
-        (model_a, _), (model_b, _) = found[0], found[1]
+        (model_a, _), (model_b, _) = _two_answers(found)
         strengths = next((o["strengths"] for o in self.overrides if o["contains"] in text),
                          self.strengths)
         p_b = sigmoid(strengths.get(model_b, 0.0) - strengths.get(model_a, 0.0))
@@ -243,6 +243,19 @@ class JudgeScript:
         return f"{lead}\n\nFinal verdict: [[{token}]]"
 
 
+def _two_answers(found: list[tuple[str, str]]) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The two answers a judge prompt compares, as (model, prompt hash): the first two markers;
+    in a prompt with two whole conversations (each model's turns in a row, multi-turn
+    templates), each model's last marker — its final answer."""
+    last: dict[str, str] = {}
+    for model, digest in found:
+        last[model] = digest
+    if len(found) > 2 and len(last) == 2:
+        (a, ha), (b, hb) = last.items()
+        return (a, ha), (b, hb)
+    return found[0], found[1]
+
+
 def build_script(name: str, spec: dict[str, Any]) -> tuple[ChatScript | JudgeScript, Failures]:
     """Build a model script from a scenario entry (see ``evalkit.testing.server``)."""
     spec = dict(spec)
@@ -257,4 +270,9 @@ def build_script(name: str, spec: dict[str, Any]) -> tuple[ChatScript | JudgeScr
         from .classify_script import ClassifierScript
 
         return ClassifierScript(name=name, **spec), failures  # type: ignore[return-value]
-    raise ValueError(f"model '{name}': unknown kind '{kind}' (chat, judge or classifier)")
+    if kind == "grader":  # a single-answer grader (evalkit grade)
+        from .grade_script import GraderScript
+
+        return GraderScript(name=name, **spec), failures  # type: ignore[return-value]
+    raise ValueError(f"model '{name}': unknown kind '{kind}' (chat, judge, classifier or "
+                     "grader)")
