@@ -37,6 +37,10 @@ def compare(
     exclude_contaminated: Annotated[str | None, typer.Option(
         "--exclude-contaminated", help="leave out the prompts not clean in the stored "
         "contamination scan of this pool against CORPUS (name, id or path)")] = None,
+    turns: Annotated[str | None, typer.Option(
+        "--turns", help="multi-turn prompts: 'self' (each checkpoint answers every user turn "
+        "after its own earlier answers; needs a multi-turn judge template) or 'pool' (earlier "
+        "assistant turns from the pool); default: [pools.NAME] turns, else 'pool'")] = None,
     config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Compare CANDIDATE against BASELINE on a pool: generate, judge both orders, report.
@@ -66,7 +70,7 @@ def compare(
                           "baseline|previous|NAME")
     options = CompareOptions(samples=samples, seed=seed, n_boot=n_boot, limit=limit,
                              progress=not as_json and sys.stderr.isatty(),
-                             preflight=not no_preflight)
+                             preflight=not no_preflight, turns=turns)
     if exclude_contaminated:
         from ..contamination.report import pool_exclusion
         from ..store import make_engine
@@ -90,6 +94,10 @@ def compare(
 
     console = _console()
     console.print(summary_table(summary))
+    from ..report_modes import panel_lines
+
+    for line in panel_lines(summary):
+        console.print(line, highlight=False, markup=False)
     console.print(footer(summary), style="dim", highlight=False)
 
 
@@ -173,6 +181,10 @@ def leaderboard(
     anchor: Annotated[str | None, typer.Option(help="checkpoint fixed at 1000")] = None,
     rounds: Annotated[int, typer.Option(min=1, help="bootstrap rounds")] = 200,
     seed: Annotated[int, typer.Option(min=0)] = 0,
+    style_control: Annotated[bool, typer.Option(
+        "--style-control", help="also fit the ratings jointly with standardised style "
+        "covariates (length, markdown headers, lists, bold): both ratings side by side and "
+        "what the judge pays for style")] = False,
     config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Bradley–Terry ratings of every checkpoint compared on a pool, with CIs and ranks."""
@@ -184,7 +196,7 @@ def leaderboard(
     if not pool:
         raise ConfigError("no pool given; pass --pool NAME or set [defaults] pool")
     board = build_leaderboard(_engine(db, config, create=False), pool, judge, rounds=rounds, seed=seed,
-                              anchor=anchor)
+                              anchor=anchor, style_control=style_control)
     if as_json:
         _print_json(board)
         return
@@ -194,6 +206,12 @@ def leaderboard(
     for table in leaderboard_tables(board):
         console.print(table)
     console.print(board["method"], style="dim", highlight=False)
+    if style_control:
+        from ..report_modes import style_tables
+
+        for table in style_tables(board):
+            console.print(table)
+        console.print(board["style_control"]["method"], style="dim", highlight=False)
 
 
 @app.command("judge-eval")

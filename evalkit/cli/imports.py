@@ -13,10 +13,16 @@ import_app = typer.Typer(no_args_is_help=True, help="Bring existing results into
                          "AlpacaEval, Arena-Hard, MT-Bench.")
 
 
-def _store_import(bundle: Any, db: str | None, config: Path | None, as_json: bool) -> None:
+def _store_import(bundle: Any, db: str | None, config: Path | None, as_json: bool,
+                  turns: Any = None) -> None:
     from ..importing import store_bundle
 
-    info = store_bundle(_engine(db, config), bundle)
+    engine = _engine(db, config)
+    info = store_bundle(engine, bundle)
+    if turns is not None:  # MT-Bench's whole conversations (importing_turns.py)
+        from ..importing_turns import store_turns
+
+        info["turns"] = store_turns(engine, turns)
     if as_json:
         _print_json(info)
         return
@@ -27,6 +33,18 @@ def _store_import(bundle: Any, db: str | None, config: Path | None, as_json: boo
         rate = "—" if c["win_rate"] is None else f"{c['win_rate']:.3f}"
         typer.echo(f"  comparison {c['comparison_id']}: {c['candidate']} vs {c['baseline']} "
                    f"({c['judge']}): win rate {rate} over {c['n']} prompts")
+    t = info.get("turns")
+    if t is not None:
+        typer.echo(f"whole conversations into pool {t['pool']}@{t['pool_version']} (answered "
+                   f"turn by turn): {t['prompts']} prompts, {len(t['models'])} models, "
+                   f"{t['judgments']} multi-turn judgments")
+        for c in t["comparisons"]:
+            rate = "—" if c["win_rate"] is None else f"{c['win_rate']:.3f}"
+            typer.echo(f"  comparison {c['comparison_id']}: {c['candidate']} vs "
+                       f"{c['baseline']} ({c['judge']}, all turns): win rate {rate} over "
+                       f"{c['n']} prompts")
+        for why, n in t["skipped"].items():
+            typer.echo(f"  left out: {n} {why}")
 
 
 @import_app.command("alpaca-eval")
@@ -72,12 +90,19 @@ def import_mt_bench(
                          ] = None,
     references: Annotated[Path | None, typer.Option("--references")] = None,
     pool: Annotated[str, typer.Option("--pool")] = "mt_bench",
+    turns_pool: Annotated[str | None, typer.Option(
+        "--turns-pool", help="pool for the whole conversations (default: POOL_turns); "
+        "'' skips them")] = None,
     config: ConfigOpt = None, db: DbOpt = None, as_json: JsonOpt = False,
 ) -> None:
-    """MT-Bench questions, model answers and pairwise judgments (turn 1)."""
+    """MT-Bench questions, model answers and pairwise judgments: turn 1 into POOL, and the
+    whole conversations with the multi-turn judgments into POOL_turns (answered turn by
+    turn, each model after its own earlier answers)."""
     from ..importers.mt_bench import read_mt_bench
+    from ..importers.mt_bench_turns import turns_bundle
 
     bundle = read_mt_bench(questions, answers, judgments or [], references, pool_name=pool)
-    _store_import(bundle, db, config, as_json)
+    name = f"{pool}_turns" if turns_pool is None else turns_pool
+    _store_import(bundle, db, config, as_json, turns_bundle(bundle, name) if name else None)
 
 

@@ -15,6 +15,7 @@ import typer
 
 from ..errors import EvalkitError
 from . import bench, compare, contamination, curation, gate, imports, misc, plan, pool, watch
+from . import grade as grade_cli
 from . import reward as reward_cli
 
 app = typer.Typer(name="evalkit", no_args_is_help=True, add_completion=False,
@@ -24,6 +25,7 @@ app = typer.Typer(name="evalkit", no_args_is_help=True, add_completion=False,
 for group in (compare.app, gate.app, plan.app, misc.app, watch.app):
     app.registered_commands.extend(group.registered_commands)
 app.registered_commands.extend(reward_cli.app.registered_commands)  # score, rm-eval, rm-vs-judge
+app.registered_commands.extend(grade_cli.app.registered_commands)  # grade
 app.add_typer(gate.baseline_app, name="baseline")
 app.add_typer(imports.import_app, name="import")
 pool.pool_app.registered_commands.extend(curation.app.registered_commands)
