@@ -28,6 +28,7 @@ PAGES = (
     ("views/contamination.py", "Contamination", "contamination", ":material/biotech:"),
     ("views/pools.py", "Pools", "pools", ":material/inventory_2:"),
     ("views/rewards.py", "Rewards", "rewards", ":material/military_tech:"),
+    ("views/grades.py", "Grades", "grades", ":material/grade:"),
 )
 
 st.set_page_config(page_title="evalkit", layout="wide")

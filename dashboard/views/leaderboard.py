@@ -99,3 +99,9 @@ pairs = pd.DataFrame([{"comparison": p["comparison_id"], "baseline": p["baseline
                        "failed": p["failed"]} for p in board["pairs"]])
 with st.expander(f"Pairs behind the ratings ({len(pairs)} comparisons, latest per pair)"):
     widgets.table(pairs, "leaderboard pairs")
+
+if widgets.checkbox("Style control: refit with length and markdown as covariates", "style"):
+    from ekdash import style_section
+
+    style_section.show(ctx.url, ctx.pool, ctx.judge,
+                       None if choice in (None, "all") else tuple(choice.split("=", 1)))
