@@ -255,3 +255,19 @@ def test_the_split_modules_keep_the_public_names() -> None:
         assert source is not None
         with open(source, encoding="utf-8") as fh:
             assert sum(1 for _ in fh) < 400
+
+
+def test_prompt_cluster_bootstrap_does_not_depend_on_row_order() -> None:
+    """The store returns rows in whatever order its database likes (SQLite and PostgreSQL
+    differ): the same rows shuffled give the same seeded intervals."""
+    import random
+
+    from evalkit.stats.bradley_terry import PromptCounts, bootstrap_bt_prompts
+
+    rng = random.Random(3)
+    rows = [(f"p{i}", a, b, rng.randint(0, 2), rng.randint(0, 1), rng.randint(0, 2))
+            for i in range(40) for a, b in (("x", "y"), ("y", "z"), ("z", "x"))]
+    first = bootstrap_bt_prompts(PromptCounts.from_rows(rows), rounds=50, seed=1)
+    rng.shuffle(rows)
+    again = bootstrap_bt_prompts(PromptCounts.from_rows(rows), rounds=50, seed=1)
+    assert (first.ci == again.ci).all() and (first.ratings == again.ratings).all()

@@ -209,17 +209,20 @@ class PromptCounts:
                                  f"{p!r} must be finite and non-negative")
             parsed.append((p, a, b, aw, t, bw))
         names, lookup = _sorted_names([r[1] for r in parsed] + [r[2] for r in parsed])
-        prompts = list(dict.fromkeys(str(r[0]) for r in parsed))
+        # prompts and pairs in sorted order, so the result (and every seeded bootstrap over
+        # it) does not depend on the order the rows came in (SQLite and PostgreSQL differ)
+        prompts = sorted({str(r[0]) for r in parsed})
         p_index = {p: n for n, p in enumerate(prompts)}
         k = len(names)
-        pair_index: dict[int, int] = {}
-        entries: list[tuple[int, int, float, float, float]] = []
+        oriented = []
         for p, a, b, aw, t, bw in parsed:
             ia, ib = lookup[a], lookup[b]
             if ia > ib:
                 ia, ib, aw, bw = ib, ia, bw, aw
-            q = pair_index.setdefault(ia * k + ib, len(pair_index))
-            entries.append((p_index[str(p)], q, aw, t, bw))
+            oriented.append((p, ia * k + ib, aw, t, bw))
+        pair_index = {code: q for q, code in enumerate(sorted({o[1] for o in oriented}))}
+        entries = [(p_index[str(p)], pair_index[code], aw, t, bw)
+                   for p, code, aw, t, bw in oriented]
         cells = np.zeros((len(prompts), len(pair_index), 3))
         for row, q, aw, t, bw in entries:
             cells[row, q] += (aw, t, bw)
