@@ -153,6 +153,7 @@ def test_failed_scores_are_reported_grouped_and_nothing_is_stored(
 def test_rm_vs_judge(project: tuple[Path, Any]) -> None:
     tmp, srv = project
     comp = cli_json(["compare", "base", "cand", "--pool", "p"], tmp)  # the LLM judge "sim"
+    assert comp["overall"]["failed"] == 0 and comp["overall"]["invalid"] == 0, comp["failures"]
     out = cli_json(["rm-vs-judge", "base", "cand", "--pool", "p", "--rm", "graded",
                     "--judge", "sim", "--top", "50"], tmp)
     pool = tmp / "pool.jsonl"
