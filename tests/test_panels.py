@@ -140,6 +140,8 @@ def test_rules_recombine_stored_member_verdicts_and_three_members(project) -> No
     assert mean["panel"]["requests"] == {"cached": 4 * N}
     trio = cli_json(["compare", "base", "cand", "--pool", "small", "--judge", "trio"], tmp)
     assert len(trio["panel"]["agreement"]) == 3  # every pair of members
+    shown = run_cli(["show", trio["comparison_id"]], tmp).stdout
+    assert "panel (majority)" in shown and "sim2 vs sim3" in shown and "Cohen's kappa" in shown
     items = stored_items(tmp / "evalkit.db", trio["comparison_id"])
     for it in items:
         for o in it["orders"]:

@@ -138,6 +138,10 @@ def show(
     for line in summary_lines(summary):
         console.print(line, highlight=False, markup=False)
     console.print(summary_table(summary))
+    from ..report_modes import panel_lines
+
+    for line in panel_lines(summary):
+        console.print(line, highlight=False, markup=False)
     console.print(footer(summary), style="dim", highlight=False)
     if rows is not None:
         console.print(items_table(rows))

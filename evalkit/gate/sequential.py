@@ -111,7 +111,8 @@ class _Batches:
         options = CompareOptions(samples=max(base.config.samples, cand.config.samples),
                                  seed=r.seed, ci_level=r.policy.confidence,
                                  n_boot=10_000 if save else 200, progress=r.progress,
-                                 positions=tuple(positions), save=save)
+                                 positions=tuple(positions), save=save,
+                                 turns=getattr(r.config, "pool_turns", {}).get(r.pool))
         comparer = Comparer(r.engine, self.pool_row, self.prompts, base, cand, judge, options)
         return run_until_interrupted(comparer.run()), comparer
 
