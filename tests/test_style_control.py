@@ -146,6 +146,7 @@ def test_length_coefficient_interval_covers_the_truth_about_95_percent() -> None
     assert 0.92 <= equal / sims <= 0.99
 
 
+@pytest.mark.slow
 def test_leaderboard_style_control_end_to_end(serve, tmp_path: Path) -> None:
     srv = serve(make_scenario(strength_b=0.4, models={"base": {"kind": "chat", "words": 40},
                                                       "cand": {"kind": "chat", "words": 120},
