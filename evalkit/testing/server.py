@@ -32,7 +32,9 @@ model that has none of its own::
      "models": {"ckpt-a": {"failures": {"length": 0.05, "content_filter": 0.02}}, …}}
 
 ``stats()`` counts the faults injected per kind (``faults``), how many of those requests were
-answered later (``faults_survived``) and the deterministic answers served (``scripted``).
+answered later (``faults_survived``) and the deterministic answers served (``scripted``), and
+when the first chat request and the first ``GET /v1/models`` arrived since the last reset
+(``first_request_at``: ``{"chat": unix time, "models": unix time}``, for start-up benchmarks).
 
 Run it in-process (``with ScriptedServer(scenario) as srv: srv.base_url``) or as its own
 process: ``python -m evalkit.testing serve scenario.json --port 8000``.
@@ -120,6 +122,7 @@ class ScriptedServer:
             self.by_model: dict[str, Counter[str]] = defaultdict(Counter)
             self.injected: list[tuple[str, str]] = []  # (fault kind, request key)
             self.scripted: Counter[str] = Counter()
+            self.first: dict[str, float] = {}  # route -> wall-clock time of its first request
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -135,6 +138,7 @@ class ScriptedServer:
                 "by_model": {m: dict(c) for m, c in self.by_model.items()},
                 "faults": dict(faults), "faults_survived": dict(survived),
                 "scripted": dict(self.scripted),
+                "first_request_at": dict(self.first),
             }
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -252,7 +256,10 @@ class ScriptedServer:
             if reply is not None:
                 return reply
         if path.endswith("/chat/completions") and method == "POST":
+            self.first.setdefault("chat", time.time())
             return await self._chat(body)
+        if path.endswith("/models") and method == "GET":
+            self.first.setdefault("models", time.time())
         if path.endswith("/models") and method == "GET" and self.list_models:
             return 200, {"object": "list", "data": [
                 {"id": m, "object": "model", "owned_by": "evalkit-scripted"}
