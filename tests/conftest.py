@@ -15,6 +15,11 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+# caches in a temp folder from the start, so module-scoped fixtures (which run before the
+# per-test fixture below) never write to ~/.cache/huggingface either
+_SESSION_CACHE = __import__("tempfile").mkdtemp(prefix="evalkit-hf-")
+os.environ["HF_HOME"] = _SESSION_CACHE
+os.environ["HF_DATASETS_CACHE"] = os.path.join(_SESSION_CACHE, "datasets")
 
 from evalkit.testing import ScriptedServer  # noqa: E402
 
