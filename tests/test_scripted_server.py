@@ -378,7 +378,8 @@ def test_stats_count_repeats_and_reset() -> None:
         stats_url = root_of(srv.base_url) + "/_evalkit/stats"
         assert http_json("GET", stats_url)[2] == {"requests": 0, "completed": 0,
                                                   "completed_repeats": 0, "by_model": {},
-                                                  **NO_FAULTS}
+                                                  "first_request_at": {}, **NO_FAULTS}
+        before = time.time()
         body = json.dumps(CHAT).encode()
         assert http_json("POST", url, body)[0] == 200
         assert http_json("POST", url, body)[0] == 200  # the very same body again
@@ -386,13 +387,15 @@ def test_stats_count_repeats_and_reset() -> None:
         assert http_json("POST", url, other)[0] == 200
         status, _, stats = http_json("GET", stats_url)
         assert status == 200
+        first = stats.pop("first_request_at")
+        assert set(first) == {"chat"} and before <= first["chat"] <= time.time()
         assert stats == {"requests": 3, "completed": 3, "completed_repeats": 1,
                          "by_model": {"m": {"requests": 3, "completed": 3}}, **NO_FAULTS}
         assert http_json("POST", root_of(srv.base_url) + "/_evalkit/reset", b"")[2] == {
             "ok": True}
         assert http_json("GET", stats_url)[2] == {"requests": 0, "completed": 0,
                                                   "completed_repeats": 0, "by_model": {},
-                                                  **NO_FAULTS}
+                                                  "first_request_at": {}, **NO_FAULTS}
         # after a reset the same body counts as new again
         assert http_json("POST", url, body)[0] == 200
         assert srv.stats()["completed_repeats"] == 0
