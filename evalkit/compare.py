@@ -10,30 +10,33 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
-from collections import Counter, defaultdict
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from sqlalchemy.engine import Engine
-
-from . import __version__, stats
-from .backends.checkpoints import CheckpointBackend
+from . import __version__
 from .claims import Claims
 from .errors import ConfigError
 from .failures import failure_report
 from .generate import Generator
 from .judging.orders import candidate_first
 from .judging.outcomes import OrderVerdict, prompt_outcome
-from .judging.pairwise import PairwiseJudge
 from .judging.parse import Verdict
 from .pools import PoolPrompt
 from .singleflight import SingleFlight
 from .store import cache as cached
 from .store import queries
-from .store.models import Judgment, Pool
+from .store.models import Judgment
 from .store.writer import BatchWriter
+from .stored_results import StoredResults
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from .backends.checkpoints import CheckpointBackend
+    from .judging.pairwise import PairwiseJudge
+    from .store.models import Pool
 
 
 @dataclass(frozen=True)
@@ -93,27 +96,35 @@ class Comparer:
         self._judge_flight: SingleFlight[dict[str, Any]] = SingleFlight()
         self.judge_counts: Counter[str] = Counter()
         self.phases: dict[str, float] = {}  # seconds from start to the end of each phase
+        # called with the summary before the length-controlled line is joined (the CLI
+        # prints its table there); never for a reused comparison
+        self.on_table: Callable[[dict[str, Any]], None] | None = None
 
     # ---- pipeline ---------------------------------------------------------------------------
     async def run(self) -> dict[str, Any]:
-        started = time.perf_counter()
+        self._started = started = time.perf_counter()
         samples = range(self.options.samples)
         jobs = [(i, p, s) for i, p in enumerate(self.prompts) for s in samples]
-        gen_keys = [b.key(p, s) for b in (self.baseline, self.candidate) for _, p, s in jobs]
-        cache = await asyncio.to_thread(cached.generation_texts, self.engine, gen_keys)
-        self.judgments = await asyncio.to_thread(
-            cached.judgment_verdicts, self.engine, self.judge.spec_hash,
-            list({p.prompt_hash for p in self.prompts}))
+        cache: dict[str, dict[str, Any]] = {}
+        # stored answers and verdicts stream in by chunks while the first prompts run
+        stored = StoredResults(self.engine, jobs, self.baseline.key, self.candidate.key,
+                               self.judge.spec_hash, cache, self.judgments)
+        stored.start()
+        specs = asyncio.ensure_future(asyncio.to_thread(self._register_specs))
         self.gen_a = Generator(self.baseline, self.writer, cache, self._claims(self.baseline))
         self.gen_b = Generator(self.candidate, self.writer, cache,
                                self._claims(self.candidate))
+        if self.options.preflight:  # each endpoint checked before its first request
+            from .preflight import Preflight
+
+            Preflight([("baseline", self.baseline), ("candidate", self.candidate),
+                       ("judge", self.judge)]).install()
         from .judging.panel import PanelJudge
         from .turns import prepare_turns
 
         self.turns = await prepare_turns(self)  # turn by turn where a prompt needs it
         if isinstance(self.judge, PanelJudge):  # the members' stored verdicts
             await self.judge.prepare([p.prompt_hash for p in self.prompts])
-        self._register_specs()
         self.phases["loaded"] = time.perf_counter() - started
         bar = _progress(len(jobs), self.options.progress)
         items: list[dict[str, Any]] = [{} for _ in jobs]
@@ -123,14 +134,21 @@ class Comparer:
             # a fixed pool of workers pulls prompts in order: bounded work in flight, and no
             # task per prompt (a 100k-prompt pool costs the same memory as a 100-prompt one)
             for index, job in queue:
-                items[index] = await self._item(*job, keys=(gen_keys[index],
-                                                             gen_keys[len(jobs) + index]))
+                if index >= stored.loaded:
+                    await stored.ready(index)
+                items[index] = await self._item(*job, keys=(stored.keys_a[index],
+                                                             stored.keys_b[index]))
                 bar.update(1)
 
         try:
-            await asyncio.gather(*(worker() for _ in range(min(self._window(), len(jobs)))))
+            await _all([worker() for _ in range(min(self._window(), len(jobs)))])
+            await stored.done()
+            await specs
             self.phases["requests"] = time.perf_counter() - started
         finally:
+            await stored.stop()  # at once unless the run failed midway
+            if not specs.done():
+                await asyncio.gather(specs, return_exceptions=True)
             bar.close()
             await self.writer.flush()
             await self.claims.aclose()  # after the flush: results first, then the leases
@@ -138,23 +156,52 @@ class Comparer:
             await self.candidate.aclose()
             await self.judge.aclose()
         self.phases["flushed"] = time.perf_counter() - started
-        summary = self._summarize(items, time.perf_counter() - started)
-        if self.turns is not None:
-            summary["turns"] = self.turns
-        if isinstance(self.judge, PanelJudge):  # each member's result and their agreement
-            summary["panel"] = await asyncio.to_thread(self.judge.summary, items,
-                                                       self.options.ci_level)
-        self.phases["stats"] = time.perf_counter() - started
         self.items = items
-        report = failure_report(items, self.gen_a.cache, self.judgments, self.baseline,
-                                self.candidate, self.judge)
-        summary["failures"] = [g.as_dict() for g in report.groups]
-        if report.nothing_judged:  # no result, only reasons: nothing to store or compare to
-            summary["comparison_id"] = None
-        if self.options.save and summary["comparison_id"] is not None:
-            await asyncio.to_thread(self._save, summary, items)
+        summary = await self._results(items, cache, time.perf_counter() - started,
+                                      panel=isinstance(self.judge, PanelJudge))
         self.phases["saved"] = time.perf_counter() - started
         return summary
+
+    async def _results(self, items: list[dict[str, Any]], cache: dict[str, dict[str, Any]],
+                       duration: float, panel: bool) -> dict[str, Any]:
+        """The summary: the stored one when nothing changed since the pool's latest
+        comparison (reuse.py), else computed, and stored when ``options.save``."""
+        report = failure_report(items, cache, self.judgments, self.baseline, self.candidate,
+                                self.judge)
+        failures = [g.as_dict() for g in report.groups]
+        fp = None
+        if self.options.save and not report.nothing_judged and not panel:
+            from . import reuse
+
+            fp = reuse.fingerprint(self, items, failures)
+            latest = await asyncio.to_thread(queries.latest_comparison, self.engine,
+                                             self.pool.name)
+            found = reuse.reusable(latest, fp)
+            if found is not None:  # the same summary is stored: say so, write nothing
+                self.phases["stats"] = time.perf_counter() - self._started
+                return {**found, "requests": self.request_counts(),
+                        "duration_s": round(duration, 3), "reused": True}
+        from .summary import LengthControlled, summarize
+
+        lc = LengthControlled(items, cache, self.options.seed, self.options.ci_level)
+        summary = summarize(self, items, duration)
+        if self.turns is not None:
+            summary["turns"] = self.turns
+        if panel:  # each member's result and their agreement
+            summary["panel"] = await asyncio.to_thread(self.judge.summary, items,  # type: ignore[attr-defined]
+                                                       self.options.ci_level)
+        summary["failures"] = failures
+        if fp is not None:
+            summary["fingerprint"] = fp
+        if report.nothing_judged:  # no result, only reasons: nothing to store or compare to
+            summary["comparison_id"] = None
+        if self.on_table is not None and summary["comparison_id"] is not None:
+            self.on_table(summary)  # the table need not wait for the refits
+        summary["overall"]["length_controlled"] = await asyncio.to_thread(lc.result)
+        self.phases["stats"] = time.perf_counter() - self._started
+        if self.options.save and summary["comparison_id"] is not None:
+            await asyncio.to_thread(self._save, summary, items)
+        return {**summary, "reused": False}
 
     async def _item(self, position: int, prompt: PoolPrompt, sample: int,
                     keys: tuple[str, str] | None = None) -> dict[str, Any]:
@@ -275,99 +322,25 @@ class Comparer:
         return 2 * (slots(self.judge.config.endpoint) + gen) + 16
 
     def _register_specs(self) -> None:
+        """Register the specs the run's rows are made under; one read when they are all
+        known already (a rerun writes nothing)."""
+        known = queries.known_specs(self.engine, [b.config.spec_hash for b in (
+            self.baseline, self.candidate)], [self.judge.spec_hash])
         for b in (self.baseline, self.candidate):
-            queries.save_checkpoint_spec(self.engine, b.config.name, b.config.spec_hash,
-                                         b.config.identity())
-        t = self.judge.template
-        queries.save_judge_spec(self.engine, self.judge.config.name, self.judge.spec_hash,
-                                self.judge.identity,
-                                json.dumps({"system": t.system, "user": t.user,
-                                            "reference_block": t.reference_block}))
+            if b.config.spec_hash not in known:
+                queries.save_checkpoint_spec(self.engine, b.config.name, b.config.spec_hash,
+                                             b.config.identity())
+        if self.judge.spec_hash not in known:
+            t = self.judge.template
+            queries.save_judge_spec(self.engine, self.judge.config.name, self.judge.spec_hash,
+                                    self.judge.identity,
+                                    json.dumps({"system": t.system, "user": t.user,
+                                                "reference_block": t.reference_block}))
 
     # ---- results ----------------------------------------------------------------------------
-    def _summarize(self, items: list[dict[str, Any]], duration: float) -> dict[str, Any]:
-        o = self.options
-        by_prompt: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        for it in items:
-            by_prompt[it["position"]].append(it)
-        # one score per prompt (the mean of its valid items, as stats.cluster_scores; NaN when
-        # none), computed once and indexed by every block: a 100k-prompt pool has 12 blocks
-        prompt_score = np.full(len(self.prompts), np.nan)
-        for pos, its in by_prompt.items():
-            valid = [it["score"] for it in its if it["score"] is not None]
-            if valid:
-                prompt_score[pos] = valid[0] if len(valid) == 1 else float(np.mean(valid))
-
-        def block(positions: list[int]) -> dict[str, Any]:
-            chosen = [it for pos in positions for it in by_prompt[pos]]
-            counts = Counter(it["outcome"] for it in chosen)
-            picked = prompt_score[positions]
-            scores = picked[~np.isnan(picked)]
-            summary = stats.win_rate_summary(scores, level=o.ci_level, n_boot=o.n_boot,
-                                             seed=o.seed)
-            test = stats.paired_test(scores) if scores.size else None
-            return {"n": summary.pop("n"), "wins": counts["win"], "ties": counts["tie"],
-                    "losses": counts["loss"], "invalid": counts["invalid"],
-                    "failed": counts["failed"], **summary,
-                    "p_value": test["p_value"] if test else None,
-                    "test": test["method"] if test else None}
-
-        positions = list(range(len(self.prompts)))
-        by_tag: dict[str, dict[str, dict[str, Any]]] = {}
-        groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-        for pos, p in enumerate(self.prompts):
-            for tag, value in p.tags.items():
-                groups[tag][value].append(pos)
-        for tag in sorted(groups):
-            by_tag[tag] = {v: block(groups[tag][v]) for v in sorted(groups[tag])}
-            pvals = [b["p_value"] if b["p_value"] is not None else float("nan")
-                     for b in by_tag[tag].values()]
-            for b, adj in zip(by_tag[tag].values(), stats.holm(pvals), strict=True):
-                b["p_holm"] = None if adj != adj else float(adj)
-        overall = block(positions)
-        overall["length_controlled"] = self._length_controlled(by_prompt)
-        return {
-            "comparison_id": uuid.uuid4().hex[:16],
-            "pool": {"name": self.pool.name, "version": self.pool.version,
-                     "prompts": len(self.prompts)},
-            "baseline": self.baseline.config.name, "candidate": self.candidate.config.name,
-            "judge": self.judge.config.name, "judge_template": self.judge.template.name,
-            "samples": o.samples, "both_orders": self.judge.config.both_orders,
-            **({"excluded": {"items": len(o.exclude_items), "reason": o.exclude_reason}}
-               if o.exclude_items else {}),
-            "overall": overall, "by_tag": by_tag,
-            "requests": {"baseline": dict(self.gen_a.counts),
-                         "candidate": dict(self.gen_b.counts),
-                         "judge": dict(self.judge_counts)},
-            "duration_s": round(duration, 3), "evalkit_version": __version__,
-        }
-
-    def _length_controlled(self, by_prompt: dict[int, list[dict[str, Any]]]
-                           ) -> dict[str, Any] | None:
-        """Win rate at equal response length (characters), bootstrap CI over prompts."""
-        cache = self.gen_a.cache
-        scores, len_c, len_b = [], [], []
-        for its in by_prompt.values():
-            valid = [it for it in its if it["score"] is not None]
-            if not valid:
-                continue
-            scores.append(sum(it["score"] for it in valid) / len(valid))
-            len_c.append(sum(len(cache[it["gen_candidate"]]["response"]) for it in valid)
-                         / len(valid))
-            len_b.append(sum(len(cache[it["gen_baseline"]]["response"]) for it in valid)
-                         / len(valid))
-        if len(scores) < 3:
-            return None
-        # each resample refits the model, so resamples cost O(n): 1,000 for small pools,
-        # fewer (never under 250) for large ones
-        n_boot = min(1000, max(250, 500_000 // len(scores)))
-        lc = stats.length_controlled_win_rate(scores, len_c, len_b, n_boot=n_boot,
-                                              seed=self.options.seed,
-                                              level=self.options.ci_level)
-        return {"win_rate": lc["lc_win_rate"], "ci": lc["lc_ci"], "slope": lc["slope"],
-                "slope_ci": lc["slope_ci"], "n": lc["n"], "n_boot": n_boot,
-                "method": "logistic fit of outcome on tanh(length difference / (1.4826 MAD)); "
-                          "win rate at zero difference; prompt bootstrap, refit per resample"}
+    def request_counts(self) -> dict[str, dict[str, int]]:
+        return {"baseline": dict(self.gen_a.counts), "candidate": dict(self.gen_b.counts),
+                "judge": dict(self.judge_counts)}
 
     def _save(self, summary: dict[str, Any], items: list[dict[str, Any]]) -> None:
         record = {"id": summary["comparison_id"], "pool_id": self.pool.id,
@@ -382,20 +355,51 @@ class Comparer:
 
 
 def _progress(total: int, enabled: bool) -> Any:
+    if not enabled:  # no bar: tqdm is not even imported
+        return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(total=total, disable=not enabled, unit="prompt", desc="comparing",
-                mininterval=0.5, leave=False)
+    return tqdm(total=total, unit="prompt", desc="comparing", mininterval=0.5, leave=False)
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+async def _all(coros: list[Any]) -> None:
+    """Run ``coros`` as tasks until all finish; when one raises, cancel the rest (a failed
+    preflight, say, stops every worker before the writer's last flush) and re-raise."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 
 def compare_checkpoints(config: Any, baseline: str, candidate: str, *, pool: str,
                         judge: str | None = None, pool_version: str | None = None,
                         options: CompareOptions = CompareOptions(),
-                        engine: Engine | None = None) -> dict[str, Any]:
+                        engine: Engine | None = None,
+                        on_table: Callable[[dict[str, Any]], None] | None = None
+                        ) -> dict[str, Any]:
     """Resolve names (config first, then imported results in the store), run, store, summarise.
-    ``config`` is an ``evalkit.config.Config``."""
+    ``config`` is an ``evalkit.config.Config``; ``on_table``: see ``Comparer.on_table``.
+
+    The API keys the run will send are read first, before the store opens; each endpoint is
+    checked (``options.preflight``) just before its first request, and not at all when every
+    answer it would give is stored (preflight.py)."""
     from .catalog import resolve_pool
+    from .preflight import check_keys
+
+    check_keys(config, (baseline, candidate), judge)
     from .store import make_engine
 
     engine = engine or make_engine(config.store_url)
@@ -411,10 +415,7 @@ def compare_checkpoints(config: Any, baseline: str, candidate: str, *, pool: str
     if options.turns is None and pool in getattr(config, "pool_turns", {}):
         options = replace(options, turns=config.pool_turns[pool])  # [pools.NAME] turns
     comparer = Comparer(engine, pool_row, prompts, base, cand, judge_obj, options)
-    if options.preflight:
-        from . import preflight
-
-        preflight.check(preflight.needed_sources(comparer))
+    comparer.on_table = on_table
     return run_until_interrupted(comparer.run())
 
 
@@ -436,6 +437,7 @@ def resolve_judge(engine: Engine, config: Any, name: str | None) -> Any:
     """A configured judge, an imported one (whose verdicts are all in the store), or a
     reward model as a judge (``rm:NAME``, evalkit/judging/reward.py)."""
     from .backends.stored import StoredJudge
+    from .judging.pairwise import PairwiseJudge
 
     wanted = name or getattr(getattr(config, "defaults", None), "judge", None)
     if wanted is not None and wanted.startswith("rm:"):

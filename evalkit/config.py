@@ -476,9 +476,10 @@ def _judging_modes(where: str, data: dict[str, Any], judges: dict[str, JudgeConf
                    ) -> tuple[dict[str, GraderConfig], dict[str, str]]:
     """``[graders.NAME]`` (evalkit/grading/spec.py), ``[pools.NAME] turns`` and the panel
     members' checks (docs/judging-modes.md)."""
-    from .judging.panel import check_members
+    if any(j.panel for j in judges.values()):  # judging.panel loads the store: only then
+        from .judging.panel import check_members
 
-    check_members(where, judges)
+        check_members(where, judges)
     graders: dict[str, GraderConfig] = {}
     tables = _tables(where, data, "graders")
     if tables:

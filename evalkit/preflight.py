@@ -11,6 +11,12 @@ A server without ``/models`` (404, 405) is let through, and so is a 5xx (the run
 Replayed and imported checkpoints and judges send no requests and are not checked; neither is
 an endpoint whose every answer this run needs is already stored. ``--no-preflight`` skips it.
 Problems become one ``PreflightError`` line (exit 2), keys and URL credentials masked.
+
+A compare checks lazily (``Preflight``): the check of an endpoint runs when its first request
+is about to be sent — a checkpoint's also checks the judge, which will be needed next — and no
+request goes out until every check started so far has passed. So a rerun whose answers are all
+stored asks nothing (the server may be gone), and a fresh run's first request waits one
+``GET /models`` round trip, while the stored results are still loading.
 """
 
 from __future__ import annotations
@@ -79,13 +85,75 @@ def check(sources: Sequence[tuple[str, Any]]) -> None:
         return
     problems = asyncio.run(probe(wanted))
     if problems:
-        whos: dict[str, list[str]] = {}  # one message per cause, naming everyone it hits
-        for p in problems:
-            whos.setdefault(p.message, []).append(f"{p.target.role} {p.target.name}")
-        text = "; ".join(m.replace("{who}", f"({', '.join(w)})") for m, w in whos.items())
-        secrets = {t.api_key for t in wanted}
-        raise PreflightError(f"preflight: {redact(text, secrets)} (--no-preflight skips "
-                             "this check)")
+        raise failed(problems, wanted)
+
+
+def failed(problems: Sequence[Problem], wanted: Sequence[Target]) -> PreflightError:
+    """The one-line error naming every problem: one message per cause, with everyone it hits."""
+    whos: dict[str, list[str]] = {}
+    for p in problems:
+        whos.setdefault(p.message, []).append(f"{p.target.role} {p.target.name}")
+    text = "; ".join(m.replace("{who}", f"({', '.join(w)})") for m, w in whos.items())
+    secrets = {t.api_key for t in wanted}
+    return PreflightError(f"preflight: {redact(text, secrets)} (--no-preflight skips this "
+                          "check)")
+
+
+class Preflight:
+    """The preflight of a compare, run lazily from the request path (module docstring).
+
+    ``install()`` gives each request-sending source's chat client a ``gate``: the client awaits
+    it before it opens its connection pool, i.e. before its first request, and never again.
+    ``ensure(role)`` starts the checks of ``role`` (and of the judge, for a checkpoint) unless
+    they are running, waits for every check started so far, and raises the one-line
+    ``PreflightError`` naming every problem found. Each distinct (base URL, key) is asked once.
+    """
+
+    def __init__(self, sources: Sequence[tuple[str, Any]]) -> None:
+        self.sources = [(role, s) for role, s in sources
+                        if getattr(s, "client", None) is not None]
+        self.targets = targets(self.sources)
+        self._checks: dict[str, asyncio.Future[list[Problem]]] = {}  # role -> its problems
+        self._answers: dict[tuple[str, str | None], asyncio.Future[tuple[str, Any]]] = {}
+
+    def install(self) -> None:
+        from functools import partial
+
+        for role, source in self.sources:
+            if hasattr(source.client, "gate"):
+                source.client.gate = partial(self.ensure, role)
+
+    async def ensure(self, role: str) -> None:
+        roles = [role] + (["judge"] if role != "judge" else [])
+        for r in roles:
+            if r not in self._checks and any(t.role == r for t in self.targets):
+                self._checks[r] = asyncio.ensure_future(self._check(r))
+        await asyncio.gather(*self._checks.values())
+        problems = [p for r, _ in self.sources if r in self._checks
+                    for p in self._checks[r].result()]
+        if problems:
+            raise failed(problems, self.targets)
+
+    async def _check(self, role: str) -> list[Problem]:
+        mine = [t for t in self.targets if t.role == role]
+        answers = await asyncio.gather(*(self._answer(t) for t in mine))
+        return [Problem(t, m) for t, a in zip(mine, answers, strict=True)
+                if (m := _verdict(t, a)) is not None]
+
+    async def _answer(self, target: Target) -> tuple[str, Any]:
+        url = (target.base_url, target.api_key)
+        if url not in self._answers:
+            timeout = min(t.timeout for t in self.targets
+                          if (t.base_url, t.api_key) == url)
+            self._answers[url] = asyncio.ensure_future(self._ask(*url, timeout))
+        return await asyncio.shield(self._answers[url])
+
+    @staticmethod
+    async def _ask(base_url: str, key: str | None, timeout: float) -> tuple[str, Any]:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            return await _models(session, base_url, key, timeout)
 
 
 async def probe(wanted: Sequence[Target]) -> list[Problem]:
@@ -157,32 +225,26 @@ def _verdict(t: Target, answer: tuple[str, Any]) -> str | None:
     return None
 
 
-def needed_sources(comparer: Any) -> list[tuple[str, Any]]:
-    """The (role, backend) pairs a comparison still needs requests from: a checkpoint with a
-    generation not stored successfully; the judge when a checkpoint is needed or a judgment is
-    missing."""
-    from .store import cache
-
-    samples = range(comparer.options.samples)
-    jobs = [(p, s) for p in comparer.prompts for s in samples]
-    sides = (("baseline", comparer.baseline), ("candidate", comparer.candidate))
-    keys = {role: [b.key(p, s) for p, s in jobs] for role, b in sides}
-    rows = cache.generation_texts(comparer.engine, [k for ks in keys.values() for k in ks])
-    ok = {k for k, r in rows.items() if r.get("response") is not None}
-    out = [(role, b) for role, b in sides if any(k not in ok for k in keys[role])]
-    judge = comparer.judge
-    if out:
-        return [*out, ("judge", judge)]
-    if getattr(judge, "client", None) is None:
-        return out
-    wanted = []
-    for (p, s), kb, kc in zip(jobs, keys["baseline"], keys["candidate"], strict=True):
-        base, cand = rows[kb], rows[kc]
-        for cf in comparer._orders(p, cand, base, s):
-            first, second = (cand, base) if cf else (base, cand)
-            wanted.append(judge.key(p, first["response"], second["response"]))
-    have = cache.judgment_verdicts(comparer.engine, judge.spec_hash,
-                                   list({p.prompt_hash for p, _ in jobs}))
-    if any(have.get(k, {}).get("verdict") is None for k in wanted):
-        return [("judge", judge)]
-    return []
+def check_keys(config: Any, checkpoints: Sequence[str], judge: str | None) -> None:
+    """Read the API key of every configured endpoint a compare of ``checkpoints`` with
+    ``judge`` may send to, before anything heavy loads: an unset variable is the one-line
+    ``ConfigError`` the chat clients would raise later, in the order they would raise it
+    (baseline, candidate, judge; a panel's members). Names not configured here (imported
+    checkpoints and judges, reward models) are left to their own resolution."""
+    for name in checkpoints:
+        ck = config.checkpoints.get(name)
+        if ck is not None and ck.backend == "openai":
+            ck.endpoint.api_key(f"checkpoint '{name}'")
+    wanted = judge or getattr(getattr(config, "defaults", None), "judge", None) or (
+        next(iter(config.judges)) if len(config.judges) == 1 else None)
+    todo, seen = [wanted], set()
+    while todo:
+        name = todo.pop(0)
+        cfg = config.judges.get(name) if name is not None else None
+        if cfg is None or name in seen:
+            continue
+        seen.add(name)
+        if cfg.backend == "panel":
+            todo.extend(cfg.panel)
+        elif cfg.backend == "openai":
+            cfg.endpoint.api_key(f"judge '{name}'")

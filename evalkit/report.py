@@ -45,7 +45,9 @@ def summary_table(summary: dict[str, Any], tags: list[str] | None = None) -> Any
 def footer(summary: dict[str, Any]) -> str:
     o = summary["overall"]
     req = summary["requests"]
-    parts = [f"comparison {summary['comparison_id']}",
+    parts = [(f"nothing changed since comparison {summary['comparison_id']}: reused it, "
+              "stored nothing") if summary.get("reused") else
+             f"comparison {summary['comparison_id']}",
              f"CI: {o['ci_method']}"
              + (f", {o['n_boot']} resamples" if o.get("n_boot") else "")
              + f"; p: {o.get('test') or '—'} "

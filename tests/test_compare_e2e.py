@@ -88,16 +88,43 @@ def test_outcomes_match_the_scripted_judge_exactly(serve, project: Path) -> None
     assert n == N
 
 
-def test_second_identical_run_makes_zero_requests(serve, project: Path) -> None:
+def _row_counts(db: Path) -> dict[str, int]:
+    con = sqlite3.connect(db)
+    try:
+        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {n: con.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0] for n in names}
+    finally:
+        con.close()
+
+
+def test_second_identical_run_makes_zero_requests_and_reuses_the_comparison(
+        serve, project: Path) -> None:
     srv = serve(make_scenario())
     write_config(project / "evalkit.toml", srv.base_url)
     first = cli_json(["compare", "base", "cand", "--pool", "small"], project)
-    before = srv.stats()["requests"]
+    assert first["reused"] is False
+    before, rows = srv.stats()["requests"], _row_counts(project / "evalkit.db")
     second = cli_json(["compare", "base", "cand", "--pool", "small"], project)
     assert srv.stats()["requests"] == before
-    assert second["overall"] == first["overall"]
+    assert second["overall"] == first["overall"] and second["by_tag"] == first["by_tag"]
     assert second["requests"]["judge"] == {"cached": 2 * N}
-    assert second["comparison_id"] != first["comparison_id"]
+    # nothing changed: the stored comparison is returned, and nothing is written
+    assert second["comparison_id"] == first["comparison_id"] and second["reused"] is True
+    assert _row_counts(project / "evalkit.db") == rows
+    table = run_cli(["compare", "base", "cand", "--pool", "small"], project).stdout
+    assert f"nothing changed since comparison {first['comparison_id']}" in table
+    # another option is another summary: a new comparison, reused by the same run again
+    third = cli_json(["compare", "base", "cand", "--pool", "small", "--seed", "3"], project)
+    assert third["reused"] is False and third["comparison_id"] != first["comparison_id"]
+    again = cli_json(["compare", "base", "cand", "--pool", "small", "--seed", "3"], project)
+    assert again["reused"] is True and again["comparison_id"] == third["comparison_id"]
+    # only the pool's latest comparison is reused (the leaderboard, `--against previous`
+    # and the gate's flips read the store as if the run had stored its own)
+    back = cli_json(["compare", "base", "cand", "--pool", "small"], project)
+    assert back["reused"] is False and back["comparison_id"] not in (first["comparison_id"],
+                                                                     third["comparison_id"])
+    assert back["overall"] == first["overall"]
+    assert len(cli_json(["comparisons"], project)) == 3
 
 
 def test_comparing_b_against_c_reuses_b_responses(serve, project: Path) -> None:

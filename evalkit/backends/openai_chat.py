@@ -15,7 +15,7 @@ import asyncio
 import errno
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -50,15 +50,18 @@ class ChatClient:
         self.max_concurrency = max_concurrency
         self.retry = retry or RetryPolicy()
         self._session: Any = None
-        import aiohttp  # noqa: F401  (imported here, not in the event loop's first request)
+        # awaited once before the first request (the compare's lazy preflight, preflight.py)
+        self.gate: Callable[[], Awaitable[None]] | None = None
 
     @property
     def replicas(self) -> list[Replica]:
         return self.balancer.replicas
 
     async def _open(self) -> Any:
+        if self._session is None and self.gate is not None:
+            await self.gate()  # raises PreflightError when the endpoint cannot serve
         if self._session is None:
-            import aiohttp
+            import aiohttp  # here, not at start-up: a run whose answers are stored needs none
 
             headers = {"Content-Type": "application/json"}
             if self.api_key:

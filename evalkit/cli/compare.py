@@ -78,27 +78,49 @@ def compare(
         drop, why = pool_exclusion(make_engine(cfg.store_url), pool, pool_version,
                                    exclude_contaminated)
         options = replace(options, exclude_items=drop, exclude_reason=why)
-    summary = compare_checkpoints(cfg, baseline, candidate, pool=pool, judge=judge,
-                                  pool_version=pool_version, options=options)
-    from ..failures import EXIT_NOTHING_JUDGED, summary_lines
+    shown: list[bool] = []
 
-    for line in summary_lines(summary):  # the reasons first, for people (stderr)
-        sys.stderr.write(f"evalkit: {line}\n" if not line.startswith(" ") else line + "\n")
+    def table(summary: dict) -> None:  # the table first, while the refits finish
+        _reasons(summary)
+        _print_table(summary)
+        shown.append(True)
+
+    summary = compare_checkpoints(cfg, baseline, candidate, pool=pool, judge=judge,
+                                  pool_version=pool_version, options=options,
+                                  on_table=None if as_json else table)
+    from ..failures import EXIT_NOTHING_JUDGED
+
+    if not shown:
+        _reasons(summary)
     if as_json:
         _print_json(summary)
     if summary["comparison_id"] is None:
         raise typer.Exit(EXIT_NOTHING_JUDGED)
     if as_json:
         return
-    from ..report import footer, summary_table
+    if not shown:
+        _print_table(summary)
+    from ..report import footer
+
+    _console().print(footer(summary), style="dim", highlight=False)
+
+
+def _reasons(summary: dict) -> None:
+    """The reasons first, for people (stderr)."""
+    from ..failures import summary_lines
+
+    for line in summary_lines(summary):
+        sys.stderr.write(f"evalkit: {line}\n" if not line.startswith(" ") else line + "\n")
+
+
+def _print_table(summary: dict) -> None:
+    from ..report import summary_table
+    from ..report_modes import panel_lines
 
     console = _console()
     console.print(summary_table(summary))
-    from ..report_modes import panel_lines
-
     for line in panel_lines(summary):
         console.print(line, highlight=False, markup=False)
-    console.print(footer(summary), style="dim", highlight=False)
 
 
 @app.command()

@@ -250,6 +250,20 @@ def generations_by_prompt(engine: Engine, spec_hash: str, prompt_hashes: Sequenc
     return out
 
 
+def known_specs(engine: Engine, checkpoint_specs: Sequence[str], judge_specs: Sequence[str]
+                ) -> set[str]:
+    """Which of these checkpoint and judge spec hashes are registered (a read: a run whose
+    specs are all known writes none)."""
+    out: set[str] = set()
+    with engine.connect() as conn:
+        for model, hashes in ((Checkpoint, checkpoint_specs), (JudgeSpec, judge_specs)):
+            t = model.__table__  # type: ignore[attr-defined]
+            if hashes:
+                out.update(conn.execute(sa_select(t.c.spec_hash).where(
+                    t.c.spec_hash.in_(list(hashes)))).scalars())
+    return out
+
+
 def spec_backend(engine: Engine, kind: str, name: str) -> list[dict[str, Any]]:
     """Stored checkpoint (kind='checkpoint') or judge (kind='judge') specs with this name."""
     model = Checkpoint if kind == "checkpoint" else JudgeSpec
@@ -372,6 +386,18 @@ def get_comparison(engine: Engine, comparison_id: str) -> dict[str, Any] | None:
                 return None
             row = matches[0]
         return row.model_dump()
+
+
+def latest_comparison(engine: Engine, pool_name: str) -> dict[str, Any] | None:
+    """The comparison stored last in the pool (any version): id, created_at, summary_json."""
+    c = Comparison.__table__  # type: ignore[attr-defined]
+    p = Pool.__table__  # type: ignore[attr-defined]
+    q = (sa_select(c.c.id, c.c.created_at, c.c.summary_json)
+         .join(p, p.c.id == c.c.pool_id).where(p.c.name == pool_name)
+         .order_by(c.c.created_at.desc()).limit(1))
+    with engine.connect() as conn:
+        row = conn.execute(q).mappings().first()
+    return dict(row) if row is not None else None
 
 
 def comparison_ids_with_prefix(engine: Engine, prefix: str, limit: int = 10) -> list[str]:
