@@ -99,6 +99,7 @@ class Comparer:
         # called with the summary before the length-controlled line is joined (the CLI
         # prints its table there); never for a reused comparison
         self.on_table: Callable[[dict[str, Any]], None] | None = None
+        self.early: Any = None  # the CLI's reachability.Reachability, read by the preflight
 
     # ---- pipeline ---------------------------------------------------------------------------
     async def run(self) -> dict[str, Any]:
@@ -118,7 +119,8 @@ class Comparer:
             from .preflight import Preflight
 
             Preflight([("baseline", self.baseline), ("candidate", self.candidate),
-                       ("judge", self.judge)]).install()
+                       ("judge", self.judge)], early=self.early).install()
+        _warm_on_first_request(self.baseline, self.candidate, self.judge)
         from .judging.panel import PanelJudge
         from .turns import prepare_turns
 
@@ -370,6 +372,34 @@ class _NoBar:
         pass
 
 
+def _warm_on_first_request(*sources: Any) -> None:
+    """Load the summary's statistics (numpy, scipy.special: 0.3-0.4 s) on a daemon thread
+    once the first request is about to go out: the run then waits on the network and the
+    import costs nothing, where a rerun that sends nothing never loads them (reuse.py).
+    Chains onto the clients' ``gate`` (the preflight's, when it is on)."""
+    started: list[bool] = []
+
+    def warm() -> None:
+        from .stats import length_controlled_win_rate, paired_test, win_rate_summary  # noqa: F401
+        from .summary import summarize  # noqa: F401
+
+    for source in sources:
+        client = getattr(source, "client", None)
+        if client is None or not hasattr(client, "gate"):
+            continue
+
+        async def gate(inner: Any = client.gate) -> None:
+            if not started:
+                started.append(True)
+                import threading
+
+                threading.Thread(target=warm, daemon=True, name="evalkit-warm").start()
+            if inner is not None:
+                await inner()
+
+        client.gate = gate
+
+
 async def _all(coros: list[Any]) -> None:
     """Run ``coros`` as tasks until all finish; when one raises, cancel the rest (a failed
     preflight, say, stops every worker before the writer's last flush) and re-raise."""
@@ -388,18 +418,23 @@ def compare_checkpoints(config: Any, baseline: str, candidate: str, *, pool: str
                         judge: str | None = None, pool_version: str | None = None,
                         options: CompareOptions = CompareOptions(),
                         engine: Engine | None = None,
-                        on_table: Callable[[dict[str, Any]], None] | None = None
-                        ) -> dict[str, Any]:
+                        on_table: Callable[[dict[str, Any]], None] | None = None,
+                        early: Any = None) -> dict[str, Any]:
     """Resolve names (config first, then imported results in the store), run, store, summarise.
     ``config`` is an ``evalkit.config.Config``; ``on_table``: see ``Comparer.on_table``.
 
     The API keys the run will send are read first, before the store opens; each endpoint is
     checked (``options.preflight``) just before its first request, and not at all when every
-    answer it would give is stored (preflight.py)."""
+    answer it would give is stored (preflight.py); ``early`` is the ``Reachability`` of those
+    endpoints when the caller started it sooner (the CLI does, before this module loads)."""
     from .catalog import resolve_pool
     from .preflight import check_keys
 
     check_keys(config, (baseline, candidate), judge)
+    if early is None and options.preflight:
+        from .reachability import for_compare
+
+        early = for_compare(config, (baseline, candidate), judge)
     from .store import make_engine
 
     engine = engine or make_engine(config.store_url)
@@ -416,7 +451,9 @@ def compare_checkpoints(config: Any, baseline: str, candidate: str, *, pool: str
         options = replace(options, turns=config.pool_turns[pool])  # [pools.NAME] turns
     comparer = Comparer(engine, pool_row, prompts, base, cand, judge_obj, options)
     comparer.on_table = on_table
+    comparer.early = early
     return run_until_interrupted(comparer.run())
+
 
 
 def resolve_checkpoint(engine: Engine, config: Any, name: str,

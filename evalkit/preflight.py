@@ -109,7 +109,8 @@ class Preflight:
     ``PreflightError`` naming every problem found. Each distinct (base URL, key) is asked once.
     """
 
-    def __init__(self, sources: Sequence[tuple[str, Any]]) -> None:
+    def __init__(self, sources: Sequence[tuple[str, Any]], early: Any = None) -> None:
+        self.early = early  # a reachability.Reachability started by the CLI, or None
         self.sources = [(role, s) for role, s in sources
                         if getattr(s, "client", None) is not None]
         self.targets = targets(self.sources)
@@ -148,8 +149,11 @@ class Preflight:
             self._answers[url] = asyncio.ensure_future(self._ask(*url, timeout))
         return await asyncio.shield(self._answers[url])
 
-    @staticmethod
-    async def _ask(base_url: str, key: str | None, timeout: float) -> tuple[str, Any]:
+    async def _ask(self, base_url: str, key: str | None, timeout: float) -> tuple[str, Any]:
+        if self.early is not None and await self.early.refused(base_url):
+            from .reachability import REFUSED
+
+            return "unreachable", REFUSED  # known before the store loaded: no HTTP client
         import aiohttp
 
         async with aiohttp.ClientSession() as session:
@@ -225,16 +229,17 @@ def _verdict(t: Target, answer: tuple[str, Any]) -> str | None:
     return None
 
 
-def check_keys(config: Any, checkpoints: Sequence[str], judge: str | None) -> None:
-    """Read the API key of every configured endpoint a compare of ``checkpoints`` with
-    ``judge`` may send to, before anything heavy loads: an unset variable is the one-line
-    ``ConfigError`` the chat clients would raise later, in the order they would raise it
+def configured_endpoints(config: Any, checkpoints: Sequence[str], judge: str | None
+                         ) -> list[tuple[str, Any]]:
+    """(owner, ``EndpointConfig``) of every configured OpenAI endpoint a compare of
+    ``checkpoints`` with ``judge`` may send to, in the order the run would open them
     (baseline, candidate, judge; a panel's members). Names not configured here (imported
     checkpoints and judges, reward models) are left to their own resolution."""
+    out = []
     for name in checkpoints:
         ck = config.checkpoints.get(name)
         if ck is not None and ck.backend == "openai":
-            ck.endpoint.api_key(f"checkpoint '{name}'")
+            out.append((f"checkpoint '{name}'", ck.endpoint))
     wanted = judge or getattr(getattr(config, "defaults", None), "judge", None) or (
         next(iter(config.judges)) if len(config.judges) == 1 else None)
     todo, seen = [wanted], set()
@@ -247,4 +252,13 @@ def check_keys(config: Any, checkpoints: Sequence[str], judge: str | None) -> No
         if cfg.backend == "panel":
             todo.extend(cfg.panel)
         elif cfg.backend == "openai":
-            cfg.endpoint.api_key(f"judge '{name}'")
+            out.append((f"judge '{name}'", cfg.endpoint))
+    return out
+
+
+def check_keys(config: Any, checkpoints: Sequence[str], judge: str | None) -> None:
+    """Read the API key of every configured endpoint a compare may send to, before anything
+    heavy loads: an unset variable is the one-line ``ConfigError`` the chat clients would
+    raise later, in the order they would raise it."""
+    for owner, endpoint in configured_endpoints(config, checkpoints, judge):
+        endpoint.api_key(owner)

@@ -52,15 +52,17 @@ class StoredResults:
     async def ready(self, index: int) -> None:
         """Return once job ``index``'s stored rows are loaded (at once when they are)."""
         while index >= self.loaded:
-            if self._error is not None:
-                raise self._error
+            if self._error is not None:  # each waiter raises it afresh (no piled-up frames)
+                raise self._error.with_traceback(None)
             waiter = self._more
             await waiter.wait()
 
     async def done(self) -> None:
         """Wait for the whole load (raises what the loading thread raised)."""
         if self._task is not None:
-            await self._task
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._error is not None:
+            raise self._error.with_traceback(None)
 
     async def stop(self) -> None:
         """Stop after the chunk in hand (the run failed or was cancelled) and wait for it."""
@@ -98,6 +100,13 @@ class StoredResults:
         self._wake()
 
     def _fail(self, exc: BaseException) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if isinstance(exc, SQLAlchemyError):  # the database's own reason, on one line
+            from .errors import StoreError
+            from .store.engine import describe
+
+            exc = StoreError(f"cannot read the stored results: {describe(exc)}")
         self._error = exc
         self._wake()
 

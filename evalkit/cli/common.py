@@ -21,7 +21,7 @@ def _store_url(db: str | None, config: Any) -> str:
     """``--db``, else ``$EVALKIT_DB``, else the config's ``[store] url``."""
     import os
 
-    from ..store.engine import normalize_url
+    from ..store.urls import normalize_url
 
     raw = db or os.environ.get("EVALKIT_DB")
     if not raw:

@@ -52,11 +52,18 @@ def compare(
 
     cfg = _config(config)  # a bad config fails before the heavy imports below
     cfg = replace(cfg, store_url=_store_url(db, cfg))
-    from ..compare import CompareOptions, compare_checkpoints
-
     pool = pool or cfg.defaults.pool
     if not pool:
         raise ConfigError("no pool given; pass --pool NAME or set [defaults] pool")
+    early = None
+    if len(checkpoints) in (1, 2):  # keys, and is anyone listening: before the store loads
+        from ..preflight import check_keys
+        from ..reachability import for_compare
+
+        check_keys(cfg, checkpoints, judge)
+        early = for_compare(cfg, checkpoints, judge) if not no_preflight else None
+    from ..compare import CompareOptions, compare_checkpoints
+
     if len(checkpoints) == 2 and against is None:
         baseline, candidate = checkpoints
     elif len(checkpoints) == 1 and against is not None:
@@ -87,7 +94,7 @@ def compare(
 
     summary = compare_checkpoints(cfg, baseline, candidate, pool=pool, judge=judge,
                                   pool_version=pool_version, options=options,
-                                  on_table=None if as_json else table)
+                                  on_table=None if as_json else table, early=early)
     from ..failures import EXIT_NOTHING_JUDGED
 
     if not shown:

@@ -10,6 +10,7 @@ evalkit store, a server that refuses the connection.
 from __future__ import annotations
 
 import os
+import weakref
 from pathlib import Path
 
 from sqlalchemy import event
@@ -21,18 +22,9 @@ from ..errors import StoreError
 from ..redact import mask_url
 from . import models  # noqa: F401  (registers the tables)
 from .migrate import ensure_schema
+from .urls import normalize_url
 
 SQLITE_TIMEOUT = 60.0  # seconds a writer waits for another process's write to finish
-
-
-def normalize_url(raw: str) -> str:
-    """A SQLAlchemy URL from a URL or a SQLite file path (as ``--db`` and ``EVALKIT_DB`` take);
-    ``postgresql://`` uses psycopg 3."""
-    if "://" not in raw:
-        return f"sqlite:///{Path(raw).expanduser().resolve()}"
-    if raw.startswith("postgresql://") or raw.startswith("postgres://"):
-        return "postgresql+psycopg://" + raw.split("://", 1)[1]
-    return raw
 
 
 def make_engine(url: str, *, create: bool = True) -> Engine:
@@ -75,7 +67,19 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     except SQLAlchemyError as exc:
         engine.dispose()
         raise StoreError(f"cannot open store {shown}: {describe(exc)}") from None
+    OPEN.add(engine)
     return engine
+
+
+OPEN: weakref.WeakSet[Engine] = weakref.WeakSet()  # engines made here and not collected
+
+
+def dispose_all() -> None:
+    """Close every pooled connection of the engines ``make_engine`` made (SQLite folds its
+    write-ahead log back into the file as the last connection closes): the CLI's fast exit
+    (cli/main.py) calls this instead of waiting for the interpreter's teardown."""
+    for engine in list(OPEN):
+        engine.dispose()
 
 
 def describe(exc: BaseException) -> str:
