@@ -30,7 +30,10 @@ def compare(
     seed: Annotated[int, typer.Option(min=0, help="seed for resampling and, with "
                                         "both_orders = false, for each prompt's judge order")] = 0,
     n_boot: Annotated[int, typer.Option("--n-boot", min=MIN_N_BOOT,
-                                        help="bootstrap resamples")] = 10_000,
+                                        help="accepted for older scripts; no effect: the win-rate "
+                                        "CI is analytic (Agresti-Coull at the effective n) "
+                                        "and the length-controlled CI sizes its own "
+                                        "bootstrap")] = 10_000,
     no_preflight: Annotated[bool, typer.Option(
         "--no-preflight", help="skip the check of every endpoint (GET /models) before the "
         "run")] = False,
