@@ -80,6 +80,28 @@ class Claims:
             self._drainer = asyncio.create_task(self._drain())
         return await fut
 
+    async def claim_checked(self, kind: str, key: str, client: Any) -> dict[str, Any] | None:
+        """``claim`` while ``client``'s preflight (``ChatClient.ready``) runs alongside, so
+        the first request waits for the longer of the two, not their sum. A failed check
+        cancels the claim (a lease it got is released, as for any cancelled claim) and
+        raises; so does a failed claim, the other way round."""
+        ready = getattr(client, "ready", None)
+        if ready is None or client.is_ready:
+            return await self.claim(kind, key)
+        check = asyncio.ensure_future(ready())
+        claim = asyncio.ensure_future(self.claim(kind, key))
+        try:
+            await asyncio.wait((check, claim), return_when=asyncio.FIRST_EXCEPTION)
+            for task in (check, claim):  # the preflight's reason first when both failed
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+            await check
+            return await claim
+        finally:
+            for task in (check, claim):
+                if not task.done():
+                    task.cancel()
+
     async def _drain(self) -> None:
         await asyncio.sleep(self.linger)
         while self._pending:

@@ -277,7 +277,8 @@ class Comparer:
                           second: dict[str, Any]) -> dict[str, Any]:
         claims = self._claims(self.judge)
         if claims is not None:
-            stored = await claims.claim("judgment", key)
+            stored = await claims.claim_checked("judgment", key,
+                                                getattr(self.judge, "client", None))
             if stored is not None:  # another process judged it meanwhile
                 self.judgments[key] = slim = cached.slim_judgment(stored)
                 self.judge_counts["cached"] += 1
@@ -372,6 +373,9 @@ class _NoBar:
         pass
 
 
+WARM_AFTER = 0.05  # seconds after the first request is let through
+
+
 def _warm_on_first_request(*sources: Any) -> None:
     """Load the summary's statistics (numpy, scipy.special: 0.3-0.4 s) on a daemon thread
     once the first request is about to go out: the run then waits on the network and the
@@ -389,13 +393,14 @@ def _warm_on_first_request(*sources: Any) -> None:
             continue
 
         async def gate(inner: Any = client.gate) -> None:
-            if not started:
+            if inner is not None:
+                await inner()
+            if not started:  # after the first requests are on the wire: they go out first
                 started.append(True)
                 import threading
 
-                threading.Thread(target=warm, daemon=True, name="evalkit-warm").start()
-            if inner is not None:
-                await inner()
+                thread = threading.Thread(target=warm, daemon=True, name="evalkit-warm")
+                asyncio.get_running_loop().call_later(WARM_AFTER, thread.start)
 
         client.gate = gate
 

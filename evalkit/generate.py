@@ -54,7 +54,8 @@ class Generator:
 
     async def _generate(self, key: str, prompt: PoolPrompt, sample: int) -> dict[str, Any]:
         if self.claims is not None:
-            stored = await self.claims.claim("generation", key)
+            stored = await self.claims.claim_checked(
+                "generation", key, getattr(self.backend, "client", None))
             if stored is not None:  # another process generated it meanwhile
                 self.cache[key] = slim = slim_generation(stored)
                 self.counts["cached"] += 1

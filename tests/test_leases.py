@@ -226,3 +226,45 @@ def test_a_request_that_raises_releases_its_lease(tmp_path: Path) -> None:
         await claims.aclose()
 
     asyncio.run(main())
+
+
+class Gated:
+    """A client whose preflight (``ready``) passes or fails after ``delay`` seconds."""
+
+    def __init__(self, delay: float, error: Exception | None = None) -> None:
+        self.delay, self.error, self.is_ready, self.checks = delay, error, False, 0
+
+    async def ready(self) -> None:
+        self.checks += 1
+        await asyncio.sleep(self.delay)
+        if self.error is not None:
+            raise self.error
+        self.is_ready = True
+
+
+def test_the_preflight_runs_beside_the_claim_and_a_failed_one_leaves_no_lease(
+        tmp_path: Path) -> None:
+    from evalkit.preflight import PreflightError
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    claims = Claims(engine, linger=0.05)
+
+    async def main() -> None:
+        ok = Gated(0.05)
+        assert await claims.claim_checked("generation", "k-ok", ok) is None
+        assert ok.checks == 1 and leases(engine)["k-ok"][0] == str(claims.owner)
+        # once the client is ready, a claim is a plain claim: no second check
+        assert await claims.claim_checked("generation", "k-ok-2", ok) is None
+        assert ok.checks == 1
+        # a failed check raises its own error and the claim it overlapped leaves no lease
+        dead = Gated(0.0, PreflightError("preflight: cannot reach x"))
+        with pytest.raises(PreflightError, match="cannot reach x"):
+            await claims.claim_checked("generation", "k-dead", dead)
+        await asyncio.sleep(0.2)  # the cancelled claim's transaction lands, then is undone
+        assert "k-dead" not in leases(engine)
+        # no client (a replayed checkpoint): the plain claim
+        assert await claims.claim_checked("generation", "k-none", None) is None
+        await claims.aclose()
+        assert leases(engine) == {}
+
+    asyncio.run(main())

@@ -57,9 +57,18 @@ class ChatClient:
     def replicas(self) -> list[Replica]:
         return self.balancer.replicas
 
+    @property
+    def is_ready(self) -> bool:
+        """Whether requests go out without waiting: the pool is open, or there is no gate."""
+        return self._session is not None or self.gate is None
+
+    async def ready(self) -> None:
+        """Await the gate (the preflight) before the first request; at once after it."""
+        if not self.is_ready:
+            await self.gate()  # type: ignore[misc]  # PreflightError when it cannot serve
+
     async def _open(self) -> Any:
-        if self._session is None and self.gate is not None:
-            await self.gate()  # raises PreflightError when the endpoint cannot serve
+        await self.ready()
         if self._session is None:
             import aiohttp  # here, not at start-up: a run whose answers are stored needs none
 
