@@ -145,6 +145,9 @@ def _hint(reason: str, role: str, ep: Any) -> str | None:
         if getattr(ep, "url_key", None):
             return "check the token in base_url"
         return f"no API key is configured for the {role}: set api_key_env"
+    if reason == "http_404" and role == "reward_model":  # pooling servers: no /models check
+        return (f"is reward model '{model}' served there, on the route its backend uses "
+                "(vllm: /classify or /pooling; tei: /predict)?")
     if reason == "http_404":
         return f"is model '{model}' served there? (evalkit checks /models before a run)"
     if reason == "http_429":

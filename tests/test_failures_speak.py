@@ -208,3 +208,21 @@ def test_some_failures_are_counted_explained_and_stored(serve, tmp_path: Path) -
                    "(HTTP 503) (candidate cand)"}]
     shown = run_cli(["show", summary["comparison_id"]], root).stdout
     assert f"{failed} of {N} prompt items failed" in shown
+
+
+def test_a_404_hint_names_the_route_a_reward_model_server_uses() -> None:
+    from types import SimpleNamespace
+
+    from evalkit.config import EndpointConfig
+    from evalkit.failures import failure_groups
+
+    source = SimpleNamespace(config=SimpleNamespace(
+        backend="vllm", name="rm", endpoint=EndpointConfig(base_url="http://h:8000/v1",
+                                                           model="rm-7b")))
+    rows = {"k1": "HTTP 404: Not Found", "k2": "HTTP 404: Not Found"}
+    (reward,) = failure_groups("reward_model", source, rows)
+    assert (reward.reason, reward.count, reward.endpoint) == ("http_404", 2, "http://h:8000/v1")
+    assert reward.hint is not None and "/models" not in reward.hint
+    assert "/classify" in reward.hint and "/predict" in reward.hint
+    (chat,) = failure_groups("checkpoint", source, rows)
+    assert chat.hint == "is model 'rm-7b' served there? (evalkit checks /models before a run)"
