@@ -49,4 +49,40 @@ sampling = { temperature = 0.0, max_tokens = 2048 }
 [defaults]
 judge = "default"
 pool = "rlhf_prompts"                 # shipped with evalkit; `evalkit pool import` adds yours
+
+# ---- optional sections (uncomment what you use; docs/ has each in full) --------------------
+
+# The CI gate (`evalkit gate CANDIDATE`): docs/gate.md, docs/sequential-gate.md
+# [gate]
+# baseline = "promoted"               # or a checkpoint name
+# margin = 0.02                       # a regression: a win rate credibly below 0.5 - margin
+# max_mde = 0.05                      # a run that could not see a drop to 0.45 is inconclusive
+# [gate.tags.category]                # per-tag rules
+# safety = 0.0
+
+# A panel of judges (`--judge panel`): docs/judging-modes.md
+# [judges.panel]
+# panel = ["default", "rm:skywork"]   # judge names; a reward model as "rm:NAME"
+# rule = "majority"                   # or "mean", "unanimous"
+
+# A reward model, to score answers and to judge (`--judge rm:skywork`): docs/reward-models.md
+# [reward_models.skywork]             # a vLLM pooling server: vllm serve MODEL --runner pooling
+# backend = "vllm"                    # or "tei", or "hf" (pip install 'evalkit[hf]')
+# base_url = "http://127.0.0.1:8002"
+# model = "Skywork-Reward-V2-Llama-3.1-8B"
+
+# A prompt classifier for `evalkit pool annotate`: docs/curation.md
+# [classifiers.tagger]
+# base_url = "http://127.0.0.1:8000/v1"
+# model = "Qwen2.5-72B-Instruct"
+# taxonomy = "default"
+
+# Evaluate every new checkpoint as it appears (`evalkit watch`): docs/watch.md
+# [watch]
+# chain = "step"
+# poll_interval = 120
+# [watch.sources.fleet]
+# kind = "models"                     # GET {base_url}/models
+# base_url = "http://127.0.0.1:8000/v1"
+# include = ["rlhf-*"]
 '''

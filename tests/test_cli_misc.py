@@ -36,6 +36,16 @@ def test_init_writes_a_config_that_loads(tmp_path: Path) -> None:
     assert cfg.judges["default"].template == "pairwise" and cfg.defaults.pool == "rlhf_prompts"
     proc = run_cli(["init"], tmp_path, check=False)
     assert proc.returncode == 2 and "exists" in proc.stderr
+    # every optional section it shows commented out loads too, once uncommented
+    text = (tmp_path / "evalkit.toml").read_text()
+    head, tail = text.split("# ---- optional sections", 1)
+    settings = [line[2:] for line in tail.splitlines()[1:]
+                if line.startswith("# ") and not line[2:3].isupper()]
+    (tmp_path / "full.toml").write_text(head + "\n".join(settings) + "\n")
+    full = load_config(tmp_path / "full.toml")
+    assert full.judges["panel"].panel == ("default", "rm:skywork")
+    assert set(full.reward_models) == {"skywork"} and set(full.classifiers) == {"tagger"}
+    assert full.gate.margin == 0.02 and full.watch is not None
 
 
 def test_csv_import_with_field_mapping_and_tags(tmp_path: Path) -> None:
