@@ -108,8 +108,11 @@ def _exit(rc: int) -> NoReturn:
     engine = sys.modules.get("evalkit.store.engine")
     if engine is not None:
         engine.dispose_all()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`| head`): nothing more to say there
+            pass
     os._exit(rc)
 
 
