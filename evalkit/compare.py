@@ -509,6 +509,7 @@ def run_until_interrupted(coro: Any) -> Any:
 
     async def main() -> Any:
         task = asyncio.current_task()
+        assert task is not None  # asyncio.run runs main() as a task
         try:
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         except (NotImplementedError, RuntimeError, ValueError):

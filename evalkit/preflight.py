@@ -240,19 +240,21 @@ def configured_endpoints(config: Any, checkpoints: Sequence[str], judge: str | N
         ck = config.checkpoints.get(name)
         if ck is not None and ck.backend == "openai":
             out.append((f"checkpoint '{name}'", ck.endpoint))
-    wanted = judge or getattr(getattr(config, "defaults", None), "judge", None) or (
+    wanted: str | None = judge or getattr(getattr(config, "defaults", None), "judge",
+                                          None) or (
         next(iter(config.judges)) if len(config.judges) == 1 else None)
-    todo, seen = [wanted], set()
+    todo: list[str | None] = [wanted]
+    seen: set[str] = set()
     while todo:
-        name = todo.pop(0)
-        cfg = config.judges.get(name) if name is not None else None
-        if cfg is None or name in seen:
+        member = todo.pop(0)
+        cfg = config.judges.get(member) if member is not None else None
+        if cfg is None or member is None or member in seen:
             continue
-        seen.add(name)
+        seen.add(member)
         if cfg.backend == "panel":
             todo.extend(cfg.panel)
         elif cfg.backend == "openai":
-            out.append((f"judge '{name}'", cfg.endpoint))
+            out.append((f"judge '{member}'", cfg.endpoint))
     return out
 
 
