@@ -79,13 +79,11 @@ def targets(sources: Sequence[tuple[str, Any]]) -> list[Target]:
 
 
 def check(sources: Sequence[tuple[str, Any]]) -> None:
-    """Run the preflight; raise ``PreflightError`` naming every problem, on one line."""
-    wanted = targets(sources)
-    if not wanted:
-        return
-    problems = asyncio.run(probe(wanted))
-    if problems:
-        raise failed(problems, wanted)
+    """Run the preflight of every source now (the commands that check before they start);
+    raise ``PreflightError`` naming every problem, on one line."""
+    preflight = Preflight(sources)
+    if preflight.targets:
+        asyncio.run(preflight.ensure_all())
 
 
 def failed(problems: Sequence[Problem], wanted: Sequence[Target]) -> PreflightError:
@@ -106,7 +104,9 @@ class Preflight:
     it before it opens its connection pool, i.e. before its first request, and never again.
     ``ensure(role)`` starts the checks of ``role`` (and of the judge, for a checkpoint) unless
     they are running, waits for every check started so far, and raises the one-line
-    ``PreflightError`` naming every problem found. Each distinct (base URL, key) is asked once.
+    ``PreflightError`` naming every problem found; ``ensure_all()`` does so for every source
+    at once (``check``, for the commands that check before they start). Each distinct
+    (base URL, key) is asked once.
     """
 
     def __init__(self, sources: Sequence[tuple[str, Any]], early: Any = None) -> None:
@@ -125,12 +125,21 @@ class Preflight:
                 source.client.gate = partial(self.ensure, role)
 
     async def ensure(self, role: str) -> None:
-        roles = [role] + (["judge"] if role != "judge" else [])
+        await self._ensure([role] if role == "judge" else [role, "judge"])
+
+    async def ensure_all(self) -> None:
+        """Check every source now."""
+        await self._ensure(self._roles())
+
+    def _roles(self) -> list[str]:
+        return list(dict.fromkeys(role for role, _ in self.sources))
+
+    async def _ensure(self, roles: list[str]) -> None:
         for r in roles:
             if r not in self._checks and any(t.role == r for t in self.targets):
                 self._checks[r] = asyncio.ensure_future(self._check(r))
         await asyncio.gather(*self._checks.values())
-        problems = [p for r, _ in self.sources if r in self._checks
+        problems = [p for r in self._roles() if r in self._checks
                     for p in self._checks[r].result()]
         if problems:
             raise failed(problems, self.targets)
@@ -158,27 +167,6 @@ class Preflight:
 
         async with aiohttp.ClientSession() as session:
             return await _models(session, base_url, key, timeout)
-
-
-async def probe(wanted: Sequence[Target]) -> list[Problem]:
-    """Ask each distinct (base URL, key) for its models once, concurrently; judge every
-    target by its answer."""
-    import aiohttp
-
-    by_url: dict[tuple[str, str | None], list[Target]] = {}
-    for t in wanted:
-        by_url.setdefault((t.base_url, t.api_key), []).append(t)
-    async with aiohttp.ClientSession() as session:
-        answers = await asyncio.gather(*(
-            _models(session, url, key, min(t.timeout for t in group))
-            for (url, key), group in by_url.items()))
-    problems = []
-    for group, answer in zip(by_url.values(), answers, strict=True):
-        for t in group:
-            message = _verdict(t, answer)
-            if message is not None:
-                problems.append(Problem(t, message))
-    return problems
 
 
 async def _models(session: Any, base_url: str, key: str | None, timeout: float
