@@ -195,3 +195,21 @@ def test_gate_has_power_against_a_real_regression() -> None:
     scores = [to_score[judge.outcome("b", "a", f"p{i}")] for i in range(240)]
     result = evaluate(policy, scores, tags, {"win": 1}, seed=0)
     assert result.rules[0].verdict == "regression"
+
+
+def test_a_rerun_gate_reuses_the_comparison_and_decides_the_same(serve, tmp_path: Path) -> None:
+    """A second gate on unchanged inputs sends nothing and stores no second comparison
+    (reuse.py); its decision, rules and flips are the first run's, and both runs are
+    recorded as gate runs."""
+    srv = serve(make_scenario(strength_b=-1.0))
+    p = project(tmp_path, srv)
+    cli_json(["compare", "base", "third", "--pool", "small"], p)  # an earlier candidate
+    code, first = gate(p)
+    sent = srv.stats()["requests"]
+    again_code, again = gate(p)
+    assert srv.stats()["requests"] == sent  # every answer and verdict is stored
+    assert again_code == code == 1
+    assert again["comparison_id"] == first["comparison_id"]
+    assert again["gate_id"] != first["gate_id"]
+    assert again["rules"] == first["rules"] and again["flips"] == first["flips"]
+    assert len(cli_json(["comparisons"], p)) == 2  # base vs third, base vs cand: no duplicate
