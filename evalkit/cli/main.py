@@ -94,13 +94,15 @@ def _exit(rc: int) -> NoReturn:
     command here (hundreds of modules and their objects freed one by one) and does nothing a
     finished command needs: the exit handlers registered with ``atexit`` run, the store's
     connections close (SQLite checkpoints its log into the file), the output is flushed, and
-    then the process ends. When a thread that is not a daemon still runs, the normal exit
-    waits for it as usual."""
+    then the process ends. When a thread that is not a daemon still runs, or a profiler or
+    tracer is attached (``python -m cProfile -m evalkit …``), the normal exit runs instead."""
     import threading
 
     main = threading.main_thread()
     if any(t is not main and t.is_alive() and not t.daemon for t in threading.enumerate()):
         sys.exit(rc)
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        sys.exit(rc)  # a profiler, tracer or debugger writes its results after main() returns
     import atexit
     import os
 
