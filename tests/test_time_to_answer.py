@@ -159,3 +159,16 @@ def test_narrowed_command_tree_parses_like_the_whole_one(project: Path) -> None:
     assert "--samples" in bad.stderr and "evalkit compare --help" in bad.stderr
     unknown = run_cli(["compaer"], project, check=False)
     assert unknown.returncode == 2 and "No such command 'compaer'" in unknown.stderr
+
+
+def test_a_profiler_still_gets_its_results(project: Path) -> None:
+    """The fast exit steps aside under a profiler: cProfile writes after main() returns."""
+    out = project / "run.prof"
+    proc = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), "-m", "evalkit",
+                           "pool", "list"], cwd=project, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "small" in proc.stdout
+    import pstats
+
+    assert pstats.Stats(str(out)).total_calls > 0
